@@ -1,0 +1,88 @@
+"""Conventions every command follows: one settings load, `--json` output, progress bars,
+one-line errors with a non-zero exit status (raised as TuneclusterError, printed by main)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from bot.settings import Settings, load_settings
+from sql.database import Database
+from sql.errors import TuneclusterError
+from sql.migrate import head_revision, schema_revision
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one command's async body on a fresh event loop."""
+    return asyncio.run(coro)
+
+
+@asynccontextmanager
+async def open_database(
+    config: Settings, *, require_schema: bool = True
+) -> AsyncIterator[Database]:
+    """The configured database, checked reachable and (by default) initialised."""
+    db = Database(config.database_url)
+    try:
+        if require_schema:
+            revision = await schema_revision(db)
+            if revision is None:
+                raise TuneclusterError(
+                    f"no tunecluster schema in {db.location}: run `tunecluster db init` first"
+                )
+            if revision != head_revision():
+                raise TuneclusterError(
+                    f"the schema in {db.location} is at revision {revision}, "
+                    f"this version needs {head_revision()}: run `tunecluster db init`"
+                )
+        yield db
+    finally:
+        await db.dispose()
+
+
+def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """Print `result` as JSON or through the human renderer."""
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+    else:
+        render(result)
+
+
+def progress(*, transient: bool = False) -> Progress:
+    """The progress bar for long work (drawn on stderr so `--json` output stays clean)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=transient,
+    )

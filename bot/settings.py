@@ -1,0 +1,195 @@
+"""One settings object, read once at the edge (command line, bot start) and passed down.
+
+Sources, strongest first: environment variables (`TUNECLUSTER_*`), a `.env` file, an
+optional `tunecluster.toml` (path overridable with `TUNECLUSTER_CONFIG`), the defaults.
+Secrets are `SecretStr`: they never appear in reprs, logs or error messages, and the
+database URL is only ever shown with its password masked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from sql.engine import masked, parse_url
+from sql.errors import DatabaseUrlError, TuneclusterError
+
+PREFIX = "TUNECLUSTER_"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/tunecluster.db"
+DEFAULT_FEATURES = (
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "mode",
+    "speechiness",
+    "tempo",
+    "time_signature",
+    "valence",
+)
+
+
+class ConfigError(TuneclusterError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+IdList = Annotated[list[int], NoDecode]
+NameList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting tunecluster reads. Field `x` is the variable `TUNECLUSTER_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # storage
+    database_url: str = Field(DEFAULT_DATABASE_URL, repr=False)
+    models_dir: Path = Path("models")
+    models_keep: int = Field(3, ge=1, description="trained bundles kept on disk")
+
+    # Discord
+    discord_token: SecretStr | None = None
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg"
+    dev_guild_id: int | None = None
+    admin_guild_ids: IdList = []
+    sharded: bool = False
+    log_channel_id: int | None = None
+    recommend_cooldown_seconds: float = Field(10.0, ge=0)
+    profile_image: bool = False
+
+    # Spotify and ReccoBeats
+    spotify_client_id: str | None = None
+    spotify_client_secret: SecretStr | None = None
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    reccobeats_url: str = "https://api.reccobeats.com/v1"
+    spotify_requests_per_second: float = Field(3.0, gt=0)
+    spotify_concurrency: int = Field(4, ge=1)
+    spotify_cooldown_cap_seconds: float = Field(300.0, ge=0)
+    reccobeats_requests_per_second: float = Field(2.0, gt=0)
+    http_timeout_seconds: float = Field(15.0, gt=0)
+    http_max_attempts: int = Field(5, ge=1)
+
+    # curation (the original project's filters are the defaults)
+    curate_year_min: int | None = 2010
+    curate_year_max: int | None = 2019
+    curate_min_popularity: int | None = Field(30, ge=0, le=100)
+    curate_keep_unknown_popularity: bool = True
+    curate_duration_quantile: float | None = Field(0.95, gt=0, le=1)
+
+    # the model
+    features: NameList = list(DEFAULT_FEATURES)
+    genre_map_file: Path | None = None
+    seed: int = 42
+    k_min: int = Field(2, ge=2)
+    k_max: int = Field(24, ge=2)
+    strategy: Literal["cluster-random", "cluster-nearest"] = "cluster-nearest"
+    no_repeat_days: float = Field(7.0, ge=0)
+    exclude_same_artist: bool = False
+
+    # background jobs
+    enrich_interval_minutes: float = Field(60.0, gt=0)
+    retrain_interval_hours: float = Field(24.0, gt=0)
+    watch_dir: Path | None = None
+    watch_interval_minutes: float = Field(10.0, gt=0)
+    lease_seconds: float = Field(120.0, gt=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get(f"{PREFIX}CONFIG", "tunecluster.toml")
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        return init_settings, env_settings, dotenv_settings, toml, file_secret_settings
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            return parse_url(value).render_as_string(hide_password=False)
+        except DatabaseUrlError as error:
+            raise ValueError(str(error)) from None
+
+    @field_validator("admin_guild_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(DEFAULT_FEATURES) - {"key"})
+        if unknown:
+            raise ValueError(f"unknown audio features: {', '.join(unknown)}")
+        if not value:
+            raise ValueError("at least one audio feature is needed")
+        return value
+
+    @property
+    def masked_database_url(self) -> str:
+        return masked(self.database_url)
+
+    @property
+    def spotify_configured(self) -> bool:
+        return bool(self.spotify_client_id and self.spotify_client_secret)
+
+    def require_discord_token(self) -> str:
+        if self.discord_token is None or not self.discord_token.get_secret_value().strip():
+            raise ConfigError(f"{PREFIX}DISCORD_TOKEN is not set (it is needed to run the bot)")
+        return self.discord_token.get_secret_value()
+
+
+def _split(value: Any) -> Any:
+    """Accept `1,2,3` as well as a JSON or TOML list."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("["):
+            import json
+
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; a bad or missing value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = PREFIX + "_".join(str(part) for part in first["loc"][:1]).upper()
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {name}: {message}") from None
+    except ValueError as error:  # a TOML or JSON file that does not parse
+        raise ConfigError(f"cannot read the settings: {str(error).splitlines()[0]}") from None

@@ -1,0 +1,1 @@
+"""Data in: importers, the MPD reader, Spotify and ReccoBeats clients, enrichment, curation."""

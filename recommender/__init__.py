@@ -1,0 +1,1 @@
+"""The model: genre taxonomy, features, training and k choice, bundles, serving, evaluation."""
