@@ -1,0 +1,197 @@
+"""The catalogue as pandas frames, for curation, EDA, training and offline evaluation.
+
+Each loader streams its query in partitions and builds numpy columns per partition, so
+a catalogue of a few million tracks loads without a row of Python dicts per track.
+Numbers that may be unknown come back as float64 with NaN (numpy-friendly, and what
+scikit-learn and matplotlib expect); ids and names are Python strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sql.schema import (
+    FEATURE_COLUMNS,
+    album,
+    artist,
+    artist_genre,
+    artist_track,
+    audio_features,
+    playlist_track,
+    track,
+)
+
+PARTITION = 50_000
+
+TRACK_FRAME_COLUMNS = (
+    "track_id",
+    "name",
+    "album_id",
+    "release_year",
+    "duration_ms",
+    "track_popularity",
+    "album_popularity",
+    "artist_popularity",
+    "primary_artist_id",
+    "primary_artist_name",
+    *FEATURE_COLUMNS,
+    "has_features",
+)
+NUMERIC_COLUMNS = (
+    "release_year",
+    "duration_ms",
+    "track_popularity",
+    "album_popularity",
+    *FEATURE_COLUMNS,
+)
+
+
+async def _frame(
+    conn: AsyncConnection,
+    query: Select,
+    columns: Sequence[str],
+    numeric: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Stream `query` and build one frame; `numeric` columns become float64 (NaN = NULL)."""
+    parts: list[pd.DataFrame] = []
+    result = await conn.stream(query.execution_options(yield_per=PARTITION))
+    async for rows in result.partitions(PARTITION):
+        part = pd.DataFrame.from_records(rows, columns=list(columns), coerce_float=True)
+        for name in numeric:
+            part[name] = pd.to_numeric(part[name], errors="coerce").astype(np.float64)
+        parts.append(part)
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        for name in numeric:
+            empty[name] = empty[name].astype(np.float64)
+        return empty
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+async def track_frame(conn: AsyncConnection) -> pd.DataFrame:
+    """One row per track, indexed by track id (the index is unnamed; `track_id` is also a
+    column, so `frame.loc[id]` and `frame["track_id"]` both work without ambiguity).
+
+    `artist_popularity` is the primary artist's (artist_track.position 0, or the lowest
+    position present), or, when that is unknown, the highest among the track's other
+    artists. Feature columns are NaN where the track has no audio features;
+    `has_features` says whether an audio_features row exists at all.
+    """
+    query = (
+        select(
+            track.c.track_id,
+            track.c.name,
+            track.c.album_id,
+            album.c.release_year,
+            track.c.duration_ms,
+            track.c.popularity,
+            album.c.popularity,
+            *(audio_features.c[c] for c in FEATURE_COLUMNS),
+            audio_features.c.track_id.is_not(None),
+        )
+        .select_from(
+            track.outerjoin(album, album.c.album_id == track.c.album_id).outerjoin(
+                audio_features, audio_features.c.track_id == track.c.track_id
+            )
+        )
+        .order_by(track.c.track_id)
+    )
+    columns = (
+        "track_id",
+        "name",
+        "album_id",
+        "release_year",
+        "duration_ms",
+        "track_popularity",
+        "album_popularity",
+        *FEATURE_COLUMNS,
+        "has_features",
+    )
+    frame = await _frame(conn, query, columns, NUMERIC_COLUMNS)
+    frame["has_features"] = frame["has_features"].fillna(False).astype(bool)
+    artists = await _artist_credits(conn)
+    frame = frame.merge(artists, on="track_id", how="left")
+    frame["artist_popularity"] = frame["artist_popularity"].astype(np.float64)
+    frame = frame[list(TRACK_FRAME_COLUMNS)]
+    frame.index = pd.Index(frame["track_id"].to_numpy(), name=None)  # unnamed: no ambiguity
+    return frame
+
+
+async def _artist_credits(conn: AsyncConnection) -> pd.DataFrame:
+    """Per track: primary artist id and name, and the artist popularity described above."""
+    query = select(
+        artist_track.c.track_id,
+        artist_track.c.position,
+        artist.c.artist_id,
+        artist.c.name,
+        artist.c.popularity,
+    ).join(artist, artist.c.artist_id == artist_track.c.artist_id)
+    credits = await _frame(
+        conn,
+        query,
+        ("track_id", "position", "artist_id", "name", "popularity"),
+        ("position", "popularity"),
+    )
+    if credits.empty:
+        return pd.DataFrame(
+            {
+                "track_id": pd.Series(dtype=object),
+                "primary_artist_id": pd.Series(dtype=object),
+                "primary_artist_name": pd.Series(dtype=object),
+                "artist_popularity": pd.Series(dtype=np.float64),
+            }
+        )
+    credits = credits.sort_values(
+        ["track_id", "position", "popularity", "artist_id"],
+        ascending=[True, True, False, True],
+        na_position="last",
+        kind="stable",
+    )
+    primary = credits.drop_duplicates("track_id", keep="first").set_index("track_id")
+    best = credits.groupby("track_id", sort=False)["popularity"].max()
+    popularity = primary["popularity"].fillna(best.reindex(primary.index))
+    return pd.DataFrame(
+        {
+            "track_id": primary.index.to_numpy(),
+            "primary_artist_id": primary["artist_id"].to_numpy(),
+            "primary_artist_name": primary["name"].to_numpy(),
+            "artist_popularity": popularity.to_numpy(dtype=np.float64),
+        }
+    )
+
+
+async def track_genres_frame(conn: AsyncConnection, *, with_source: bool = False) -> pd.DataFrame:
+    """(track_id, genre) pairs through every credited artist's genres, without repeats.
+
+    `with_source=True` adds the genre's source (for example "playlist-subgenre" for
+    TidyTuesday's playlist-derived tags, which an evaluation must flag); a pair then
+    repeats once per distinct source.
+    """
+    columns = [artist_track.c.track_id, artist_genre.c.genre]
+    if with_source:
+        columns.append(artist_genre.c.source)
+    query = (
+        select(*columns)
+        .distinct()
+        .select_from(
+            artist_track.join(artist_genre, artist_genre.c.artist_id == artist_track.c.artist_id)
+        )
+        .order_by(*columns)
+    )
+    names = ("track_id", "genre", "source") if with_source else ("track_id", "genre")
+    return await _frame(conn, query, names)
+
+
+async def playlist_entries_frame(conn: AsyncConnection) -> pd.DataFrame:
+    """(playlist_id, track_id, position) rows, in playlist order (offline evaluation)."""
+    query = select(
+        playlist_track.c.playlist_id, playlist_track.c.track_id, playlist_track.c.position
+    ).order_by(playlist_track.c.playlist_id, playlist_track.c.position)
+    frame = await _frame(conn, query, ("playlist_id", "track_id", "position"))
+    frame["position"] = frame["position"].astype(np.int64)
+    return frame
