@@ -84,15 +84,21 @@ PLAYLIST_COLUMNS = (
 )
 
 
-def _complete(row: Row, columns: Sequence[str]) -> dict[str, Any]:
-    return {c: row.get(c) for c in columns}
+def _values(row: Row, columns: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(map(row.get, columns))
 
 
-def _named(row: Row, columns: Sequence[str]) -> dict[str, Any]:
-    out = _complete(row, columns)
-    out["name"] = clip_name(str(row["name"]))
-    out["name_norm"] = norm_name(out["name"])
-    return out
+def _named(columns: Sequence[str]):
+    """A shaper for tables with `name` and its searchable `name_norm`."""
+    name_at, norm_at = columns.index("name"), columns.index("name_norm")
+
+    def shape(row: Row) -> tuple[Any, ...]:
+        values = list(map(row.get, columns))
+        values[name_at] = name = clip_name(str(row["name"]))
+        values[norm_at] = norm_name(name)
+        return tuple(values)
+
+    return shape
 
 
 def release_year(release_date: str | None) -> int | None:
@@ -104,67 +110,61 @@ def release_year(release_date: str | None) -> int | None:
 
 
 # --- writes -----------------------------------------------------------------------------------
+# Rows are mappings; a missing key is NULL (which never erases a stored value).
 
 
 async def upsert_artists(conn: AsyncConnection, rows: Iterable[Row]) -> int:
-    def shape(row: Row) -> dict[str, Any]:
-        out = _named(row, ARTIST_COLUMNS)
-        out["name_keyed"] = bool(row.get("name_keyed", False))
-        return out
+    named = _named(ARTIST_COLUMNS)
+    keyed_at = ARTIST_COLUMNS.index("name_keyed")
+
+    def shape(row: Row) -> tuple[Any, ...]:
+        values = list(named(row))
+        values[keyed_at] = bool(row.get("name_keyed", False))
+        return tuple(values)
 
     return await upsert(conn, artist, map(shape, rows), columns=ARTIST_COLUMNS)
 
 
 async def upsert_albums(conn: AsyncConnection, rows: Iterable[Row]) -> int:
-    def shape(row: Row) -> dict[str, Any]:
-        out = _complete(row, ALBUM_COLUMNS)
-        if out["name"] is not None:
-            out["name"] = clip_name(str(out["name"]))
-        if out["release_year"] is None:
-            out["release_year"] = release_year(out["release_date"])
-        return out
+    def shape(row: Row) -> tuple[Any, ...]:
+        values = dict(zip(ALBUM_COLUMNS, map(row.get, ALBUM_COLUMNS), strict=True))
+        if values["name"] is not None:
+            values["name"] = clip_name(str(values["name"]))
+        if values["release_year"] is None:
+            values["release_year"] = release_year(values["release_date"])
+        return tuple(values.values())
 
     return await upsert(conn, album, map(shape, rows), columns=ALBUM_COLUMNS)
 
 
 async def upsert_tracks(conn: AsyncConnection, rows: Iterable[Row]) -> int:
-    return await upsert(
-        conn, track, (_named(r, TRACK_COLUMNS) for r in rows), columns=TRACK_COLUMNS
-    )
+    return await upsert(conn, track, map(_named(TRACK_COLUMNS), rows), columns=TRACK_COLUMNS)
 
 
 async def upsert_audio_features(conn: AsyncConnection, rows: Iterable[Row]) -> int:
-    return await upsert(
-        conn,
-        audio_features,
-        (_complete(r, AUDIO_FEATURE_COLUMNS) for r in rows),
-        columns=AUDIO_FEATURE_COLUMNS,
-    )
+    columns = AUDIO_FEATURE_COLUMNS
+    return await upsert(conn, audio_features, (_values(r, columns) for r in rows), columns=columns)
 
 
 async def link_artist_tracks(conn: AsyncConnection, rows: Iterable[Row]) -> int:
     """Rows of artist_id, track_id and position (0 = primary artist)."""
     columns = ("artist_id", "track_id", "position")
-    shaped = ({**_complete(r, columns), "position": r.get("position") or 0} for r in rows)
+    shaped = ((r["artist_id"], r["track_id"], r.get("position") or 0) for r in rows)
     return await upsert(conn, artist_track, shaped, columns=columns, merge="overwrite")
 
 
 async def link_artist_albums(conn: AsyncConnection, rows: Iterable[Row]) -> int:
-    columns = ("artist_id", "album_id")
+    shaped = ((r["artist_id"], r["album_id"]) for r in rows)
     return await upsert(
-        conn, artist_album, (_complete(r, columns) for r in rows), columns=columns, merge="ignore"
+        conn, artist_album, shaped, columns=("artist_id", "album_id"), merge="ignore"
     )
 
 
 async def upsert_artist_genres(conn: AsyncConnection, rows: Iterable[Row]) -> int:
     """Rows of artist_id, genre and source; genre names are created as needed."""
-    shaped = [
-        {"artist_id": r["artist_id"], "genre": g, "source": r["source"]}
-        for r in rows
-        if (g := normalise_genre(r["genre"]))
-    ]
-    names = sorted({r["genre"] for r in shaped})
-    await upsert(conn, genre, ({"name": n} for n in names), columns=("name",), merge="ignore")
+    shaped = [(r["artist_id"], g, r["source"]) for r in rows if (g := normalise_genre(r["genre"]))]
+    names = sorted({g for _, g, _ in shaped})
+    await upsert(conn, genre, ((n,) for n in names), columns=("name",), merge="ignore")
     return await upsert(
         conn, artist_genre, shaped, columns=("artist_id", "genre", "source"), merge="ignore"
     )
@@ -176,23 +176,25 @@ def normalise_genre(name: str) -> str:
 
 
 async def upsert_playlists(conn: AsyncConnection, rows: Iterable[Row]) -> int:
-    def shape(row: Row) -> dict[str, Any]:
-        out = _complete(row, PLAYLIST_COLUMNS)
-        if out["name"] is not None:
-            out["name"] = clip_name(str(out["name"]))
-        return out
+    name_at = PLAYLIST_COLUMNS.index("name")
+
+    def shape(row: Row) -> tuple[Any, ...]:
+        values = list(map(row.get, PLAYLIST_COLUMNS))
+        if values[name_at] is not None:
+            values[name_at] = clip_name(str(values[name_at]))
+        return tuple(values)
 
     return await upsert(conn, playlist, map(shape, rows), columns=PLAYLIST_COLUMNS)
 
 
 async def upsert_playlist_tracks(conn: AsyncConnection, rows: Iterable[Row]) -> int:
     """Rows of playlist_id, position, track_id."""
-    columns = ("playlist_id", "position", "track_id")
+    shaped = ((r["playlist_id"], r["position"], r["track_id"]) for r in rows)
     return await upsert(
         conn,
         playlist_track,
-        (_complete(r, columns) for r in rows),
-        columns=columns,
+        shaped,
+        columns=("playlist_id", "position", "track_id"),
         merge="overwrite",
     )
 

@@ -8,12 +8,15 @@ import unicodedata
 from sql.schema import NAME_LEN, NORM_LEN
 
 _SPACES = re.compile(r"\s+")
+# Combining diacritical marks (the blocks NFKD splits accents into).
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def norm_name(name: str) -> str:
     """Casefolded, accents dropped, spaces collapsed: 'Beyoncé ' and 'beyonce' match."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if name.isascii():  # the common case, ten times cheaper
+        return " ".join(name.lower().split())[:NORM_LEN]
+    stripped = _MARKS.sub("", unicodedata.normalize("NFKD", name))
     return _SPACES.sub(" ", stripped.casefold()).strip()[:NORM_LEN]
 
 
