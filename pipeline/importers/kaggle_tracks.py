@@ -1,0 +1,142 @@
+"""The Kaggle / Hugging Face "Spotify Tracks Dataset" (`dataset.csv`, ~114k rows).
+
+One row per (track, track_genre); the first column is an unnamed row index; `artists`
+are names joined with ';' (no ids). Artists get name keys (`name_keyed=True`, the same
+key TidyTuesday gives the same name); the album, known only by name, gets a name key
+from its primary artist and its name. `track_genre` (the dataset's search genre, one of
+114) is stored as a genre of every credited artist with source `track-genre`.
+Missing values are empty fields (pandas wrote the file), never "NA".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.importers.reading import (
+    as_bool,
+    as_float,
+    as_int,
+    is_spotify_id,
+    name_key,
+    numbers,
+    read_table,
+)
+from pipeline.importers.report import ImportReport
+from pipeline.importers.writing import CatalogueBatch
+from sql.catalogue import normalise_genre
+from sql.normalize import norm_name
+
+FORMAT = "kaggle-tracks"
+SOURCE = "kaggle-tracks"
+GENRE_SOURCE = "track-genre"
+FEATURES = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
+)
+INTEGER_FEATURES = ("key", "mode", "time_signature")
+COLUMNS = (
+    "track_id",
+    "artists",
+    "album_name",
+    "track_name",
+    "popularity",
+    "duration_ms",
+    "explicit",
+    *FEATURES,
+    "track_genre",
+)
+
+
+def parse(path: Path, report: ImportReport) -> CatalogueBatch:
+    file = path / "dataset.csv" if path.is_dir() else path
+    frame = read_table(file, sep=",", required=COLUMNS, fmt=FORMAT, report=report)
+    frame = frame[list(COLUMNS)]  # the unnamed row index is not part of the identity
+    values = numbers(frame, ("popularity", "duration_ms", *FEATURES), report, file.name)
+    duplicate = frame.duplicated().to_numpy()
+    batch = CatalogueBatch()
+    no_artist = 0
+    report.note(
+        f"artist genres come from the dataset's track_genre (source '{GENRE_SOURCE}'), "
+        "given to every credited artist"
+    )
+    for i, row in enumerate(frame.itertuples(index=False)):
+        if duplicate[i]:
+            report.skip("duplicate row", f"row {i + 1}: {row.track_id}")
+            continue
+        track_id = row.track_id.strip()
+        if not is_spotify_id(track_id):
+            report.skip("invalid track id", f"row {i + 1}: {track_id!r}")
+            continue
+        names = [n.strip() for n in row.artists.split(";") if n.strip()]
+        keys = list(dict.fromkeys(name_key(n) for n in names))
+        no_artist += not keys
+        album_id = _album(row.album_name, names, batch)
+        name = row.track_name.strip() or None
+        batch.put(
+            "tracks",
+            track_id,
+            {
+                "track_id": track_id,
+                "name": name,
+                "album_id": album_id,
+                "duration_ms": as_int(values.at[i, "duration_ms"]),
+                "popularity": as_int(values.at[i, "popularity"]),
+                "explicit": as_bool(row.explicit),
+                "source": SOURCE,
+            },
+        )
+        features = {
+            f: (as_int if f in INTEGER_FEATURES else as_float)(values.at[i, f]) for f in FEATURES
+        }
+        if any(v is not None for v in features.values()):
+            batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
+        genre = normalise_genre(row.track_genre)
+        for position, (artist_id, artist_name) in enumerate(
+            zip(keys, _first_names(names), strict=True)
+        ):
+            batch.put(
+                "artists",
+                artist_id,
+                {"artist_id": artist_id, "name": artist_name, "name_keyed": True, "source": SOURCE},
+            )
+            batch.put(
+                "artist_tracks",
+                (artist_id, track_id),
+                {"artist_id": artist_id, "track_id": track_id, "position": position},
+            )
+            if genre:
+                batch.put(
+                    "artist_genres",
+                    (artist_id, genre),
+                    {"artist_id": artist_id, "genre": genre, "source": GENRE_SOURCE},
+                )
+    if no_artist:
+        report.note(f"{no_artist} row(s) without artists: track kept without artist or genres")
+    return batch
+
+
+def _first_names(names: list[str]) -> list[str]:
+    """The names matching `keys` (first spelling of each normalised name)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(norm_name(name), name)
+    return list(seen.values())
+
+
+def _album(album_name: str, artists: list[str], batch: CatalogueBatch) -> str | None:
+    name = album_name.strip()
+    if not name:
+        return None
+    album_id = name_key(artists[0] if artists else "", name, kind="album")
+    batch.put("albums", album_id, {"album_id": album_id, "name": name, "source": SOURCE})
+    return album_id

@@ -1,0 +1,271 @@
+"""MusicOSet (Silva, Rocha & Moro, 2019): Billboard-charting songs with Spotify ids.
+
+Tab-separated files despite the `.csv` names, never quoted; "-" marks a missing value.
+- `artists.csv`: artists with followers, popularity, image and their Spotify genres
+  (stored with source `musicoset`; `main_genre` is one of them; `artist_type` has no
+  column in the schema and is not kept).
+- `songs.csv`: tracks (name, popularity, explicit) with an `{artist_id: name}` dict in
+  credit order; `billboard` and `song_type` have no column and are not kept.
+- `acoustic_features.csv`: audio features and the duration.
+- `tracks.csv`: each song's album, track number and album release date.
+- `releases.csv`: albums with release dates, and artist-album links.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.importers.reading import (
+    as_bool,
+    as_float,
+    as_int,
+    folder_files,
+    is_spotify_id,
+    numbers,
+    python_literal,
+    read_table,
+    release_date,
+)
+from pipeline.importers.report import ImportReport
+from pipeline.importers.writing import CatalogueBatch
+from sql.catalogue import normalise_genre
+
+FORMAT = "musicoset"
+SOURCE = "musicoset"
+FEATURES = (
+    "key",
+    "mode",
+    "time_signature",
+    "acousticness",
+    "danceability",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "speechiness",
+    "valence",
+    "tempo",
+)
+INTEGER_FEATURES = ("key", "mode", "time_signature")
+FILES = {
+    "artists.csv": (
+        "artist_id",
+        "name",
+        "followers",
+        "popularity",
+        "main_genre",
+        "genres",
+        "image_url",
+    ),
+    "songs.csv": ("song_id", "song_name", "artists", "popularity", "explicit"),
+    "acoustic_features.csv": ("song_id", "duration_ms", *FEATURES),
+    "tracks.csv": ("song_id", "album_id", "track_number", "release_date", "release_date_precision"),
+    "releases.csv": ("artist_id", "album_id", "release_date", "release_date_precision"),
+}
+
+
+def _text(value: str) -> str | None:
+    value = value.strip()
+    return None if value in ("", "-") else value
+
+
+def parse(path: Path, report: ImportReport) -> CatalogueBatch:
+    files = folder_files(path, FILES, FORMAT)
+    frames = {
+        name: read_table(
+            files[name], sep="\t", required=cols, fmt=FORMAT, report=report, quoted=False
+        )
+        for name, cols in FILES.items()
+    }
+    batch = CatalogueBatch()
+    _artists(frames["artists.csv"], batch, report)
+    _songs(frames["songs.csv"], batch, report)
+    _features(frames["acoustic_features.csv"], batch, report)
+    _releases(frames["releases.csv"], batch, report)
+    _tracks(frames["tracks.csv"], batch, report)
+    report.note("artists.artist_type, songs.billboard and songs.song_type have no column: not kept")
+    return batch
+
+
+def _unique_rows(frame: pd.DataFrame, file: str, report: ImportReport):
+    duplicate = frame.duplicated().to_numpy()
+    for i, row in enumerate(frame.itertuples(index=False)):
+        if duplicate[i]:
+            report.skip(f"{file}: duplicate row", f"row {i + 1}")
+            continue
+        yield i, row
+
+
+def _valid(value: str, kind: str, file: str, i: int, report: ImportReport) -> str | None:
+    value = value.strip()
+    if is_spotify_id(value):
+        return value
+    report.skip(f"{file}: invalid {kind} id", f"row {i + 1}: {value!r}")
+    return None
+
+
+def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "artists.csv"
+    values = numbers(frame, ["followers", "popularity"], report, file)
+    for i, row in _unique_rows(frame, file, report):
+        artist_id = _valid(row.artist_id, "artist", file, i, report)
+        if artist_id is None:
+            continue
+        name = _text(row.name)
+        if name is None:
+            report.skip(f"{file}: artist without a name", f"row {i + 1}: {artist_id}")
+            continue
+        batch.put(
+            "artists",
+            artist_id,
+            {
+                "artist_id": artist_id,
+                "name": name,
+                "followers": as_int(values.at[i, "followers"]),
+                "popularity": as_int(values.at[i, "popularity"]),
+                "image_url": _text(row.image_url),
+                "source": SOURCE,
+            },
+        )
+        genres = python_literal(row.genres, list)
+        if genres is None:
+            report.skip(
+                f"{file}: genres not a list (artist kept without genres)",
+                f"row {i + 1}: {row.genres[:60]!r}",
+            )
+            genres = []
+        main = _text(row.main_genre)
+        for genre in [*genres, *([main] if main else [])]:
+            if isinstance(genre, str) and (g := normalise_genre(genre)):
+                batch.put(
+                    "artist_genres",
+                    (artist_id, g),
+                    {"artist_id": artist_id, "genre": g, "source": SOURCE},
+                )
+
+
+def _songs(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "songs.csv"
+    popularity = numbers(frame, ["popularity"], report, file)["popularity"].to_numpy()
+    added_artists = 0
+    for i, row in _unique_rows(frame, file, report):
+        track_id = _valid(row.song_id, "song", file, i, report)
+        if track_id is None:
+            continue
+        name = _text(row.song_name)
+        if name is None:
+            report.skip(f"{file}: song without a name", f"row {i + 1}: {track_id}")
+            continue
+        credits = python_literal(row.artists, dict)
+        if credits is None:
+            report.skip(
+                f"{file}: artists not a dict (song kept without artists)",
+                f"row {i + 1}: {row.artists[:60]!r}",
+            )
+            credits = {}
+        batch.put(
+            "tracks",
+            track_id,
+            {
+                "track_id": track_id,
+                "name": name,
+                "popularity": as_int(popularity[i]),
+                "explicit": as_bool(row.explicit),
+                "source": SOURCE,
+            },
+        )
+        position = 0
+        for artist_id, artist_name in credits.items():
+            if not (isinstance(artist_id, str) and is_spotify_id(artist_id)):
+                report.skip(f"{file}: invalid artist id in a credit", f"row {i + 1}: {artist_id!r}")
+                continue
+            if artist_id not in batch.artists:
+                if not (isinstance(artist_name, str) and artist_name.strip()):
+                    report.skip(f"{file}: credited artist without a name", artist_id)
+                    continue
+                added_artists += 1
+                batch.put(
+                    "artists",
+                    artist_id,
+                    {"artist_id": artist_id, "name": artist_name.strip(), "source": SOURCE},
+                )
+            batch.put(
+                "artist_tracks",
+                (artist_id, track_id),
+                {"artist_id": artist_id, "track_id": track_id, "position": position},
+            )
+            position += 1
+    if added_artists:
+        report.note(f"{added_artists} credited artist(s) absent from artists.csv added by name")
+
+
+def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "acoustic_features.csv"
+    values = numbers(frame, ["duration_ms", *FEATURES], report, file)
+    for i, row in _unique_rows(frame, file, report):
+        track_id = _valid(row.song_id, "song", file, i, report)
+        if track_id is None:
+            continue
+        if track_id not in batch.tracks:
+            report.skip(f"{file}: features of a song not in songs.csv", track_id)
+            continue
+        duration = as_int(values.at[i, "duration_ms"])
+        batch.put("tracks", track_id, {"track_id": track_id, "duration_ms": duration})
+        features = {
+            f: (as_int if f in INTEGER_FEATURES else as_float)(values.at[i, f]) for f in FEATURES
+        }
+        batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
+
+
+def _album(album_id: str, row, batch: CatalogueBatch) -> None:
+    date, precision = release_date(row.release_date)
+    given = _text(row.release_date_precision)
+    batch.put(
+        "albums",
+        album_id,
+        {
+            "album_id": album_id,
+            "release_date": date,
+            "release_date_precision": given if date and given else precision,
+            "source": SOURCE,
+        },
+    )
+
+
+def _releases(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "releases.csv"
+    for i, row in _unique_rows(frame, file, report):
+        album_id = _valid(row.album_id, "album", file, i, report)
+        artist_id = _valid(row.artist_id, "artist", file, i, report)
+        if album_id is None:
+            continue
+        _album(album_id, row, batch)
+        if artist_id is None:
+            continue
+        if artist_id not in batch.artists:
+            report.skip(f"{file}: release of an artist not in the dataset (album kept)", artist_id)
+            continue
+        batch.put(
+            "artist_albums", (artist_id, album_id), {"artist_id": artist_id, "album_id": album_id}
+        )
+
+
+def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "tracks.csv"
+    numbers_ = numbers(frame, ["track_number"], report, file)["track_number"].to_numpy()
+    for i, row in _unique_rows(frame, file, report):
+        track_id = _valid(row.song_id, "song", file, i, report)
+        album_id = _valid(row.album_id, "album", file, i, report)
+        if track_id is None or album_id is None:
+            continue
+        if track_id not in batch.tracks:
+            report.skip(f"{file}: album of a song not in songs.csv", track_id)
+            continue
+        _album(album_id, row, batch)
+        batch.put(
+            "tracks",
+            track_id,
+            {"track_id": track_id, "album_id": album_id, "track_number": as_int(numbers_[i])},
+        )

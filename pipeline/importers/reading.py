@@ -1,0 +1,179 @@
+"""Reading dataset files: format checks, tolerant parsing, and the values sources share.
+
+Every file is read as text (no type guessing, no "NA"/"null"/"None" turned into missing:
+a song may be called "None"); each importer decides what is missing. A line with the
+wrong number of fields is skipped and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.importers.report import ImportReport
+from sql.errors import TuneclusterError
+from sql.normalize import norm_name
+
+SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
+RELEASE_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+PRECISION_BY_LENGTH = {4: "year", 7: "month", 10: "day"}
+NAME_KEY_PREFIX = "name:"  # ':' is outside base62, so a name key never equals a Spotify id
+
+
+class WrongFormat(TuneclusterError):
+    """The file is not of the stated format (the message names what is missing)."""
+
+
+def name_key(*names: str, kind: str = "") -> str:
+    """A stable key for a source that names artists (or albums) but gives no id.
+
+    Derived from the normalised name(s) (case, accents and spacing ignored), so the same
+    name from TidyTuesday and from Kaggle meets in one row. 37 ASCII characters with a
+    ':' — never a 22-character base62 Spotify id. `kind` separates key spaces (an album
+    key hashes its artist's name and its own).
+    """
+    text = "\x00".join([kind, *(norm_name(n) for n in names)])
+    return NAME_KEY_PREFIX + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def is_spotify_id(value: str) -> bool:
+    return SPOTIFY_ID.fullmatch(value) is not None
+
+
+def check_columns(path: Path, found: Iterable[str], required: Iterable[str], fmt: str) -> None:
+    missing = [c for c in required if c not in set(found)]
+    if missing:
+        raise WrongFormat(
+            f"{path} is not a {fmt} file: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}"
+        )
+
+
+def read_table(
+    path: Path,
+    *,
+    sep: str,
+    required: Iterable[str],
+    fmt: str,
+    report: ImportReport,
+    quoted: bool = True,
+) -> pd.DataFrame:
+    """All columns as strings ('' where empty); malformed lines skipped and reported.
+
+    `quoted=False` for tab-separated exports that never quote (a name may then start
+    with a double quote, as in `"Weird Al" Yankovic`).
+    """
+    quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+    required = list(required)
+    if not path.is_file():
+        raise TuneclusterError(f"{path}: no such file")
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding_errors="replace", quoting=quoting)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise WrongFormat(f"{path} is not a {fmt} file: {str(error).splitlines()[0]}") from None
+    check_columns(path, header.columns, required, fmt)
+    expected = len(header.columns)
+    malformed = 0
+
+    def bad_line(fields: list[str]) -> None:
+        nonlocal malformed
+        malformed += 1
+        report.skip(
+            f"{path.name}: malformed line ({len(fields)} fields, expected {expected})",
+            "|".join(fields)[:120],
+        )
+
+    frame = pd.read_csv(
+        path,
+        sep=sep,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        encoding_errors="replace",
+        on_bad_lines=bad_line,
+        engine="python",
+        quoting=quoting,
+    )
+    report.files[str(path)] = len(frame) + malformed
+    report.rows_read += len(frame) + malformed
+    return frame.fillna("")
+
+
+def numbers(
+    frame: pd.DataFrame, columns: Iterable[str], report: ImportReport, file: str
+) -> pd.DataFrame:
+    """The columns as float64 (NaN where empty); non-numbers become NaN and are reported."""
+    out = pd.DataFrame(index=frame.index)
+    for column in columns:
+        text = frame[column].str.strip()
+        values = pd.to_numeric(text, errors="coerce")
+        bad = values.isna() & (text != "") & (text.str.upper() != "NA")
+        if bad.any():
+            first = text[bad].iloc[0]
+            report.note(
+                f"{file}: {int(bad.sum())} non-numeric value(s) in {column} stored as unknown "
+                f"(e.g. {first[:40]!r})"
+            )
+        out[column] = values.astype("float64")
+    return out
+
+
+def as_int(value: Any) -> int | None:
+    """A float64 cell (NaN = unknown) as an int or None."""
+    if value is None or value != value:
+        return None
+    return int(value)
+
+
+def as_float(value: Any) -> float | None:
+    if value is None or value != value:
+        return None
+    return float(value)
+
+
+def as_bool(value: str) -> bool | None:
+    text = value.strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    return None
+
+
+def release_date(value: str) -> tuple[str | None, str | None]:
+    """A release date as given (YYYY, YYYY-MM, YYYY-MM-DD) and its precision, else Nones."""
+    text = value.strip()
+    if not RELEASE_DATE.fullmatch(text):
+        return None, None
+    return text, PRECISION_BY_LENGTH[len(text)]
+
+
+def python_literal(text: str, kind: type) -> Any | None:
+    """A Python-literal string (list or dict) as written by pandas/str(); None if not one."""
+    text = text.strip()
+    if not text:
+        return kind()
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, kind) else None
+
+
+def folder_files(path: Path, names: Iterable[str], fmt: str) -> dict[str, Path]:
+    """The named files of a folder format (the folder, or any file inside it)."""
+    folder = path if path.is_dir() else path.parent
+    if not folder.is_dir():
+        raise TuneclusterError(f"{path}: no such folder")
+    names = list(names)
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise WrongFormat(f"{folder} is not a {fmt} folder: missing {', '.join(missing)}")
+    return {n: folder / n for n in names}

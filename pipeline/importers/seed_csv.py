@@ -1,0 +1,246 @@
+"""The original project's six CSV exports (`sample_*.csv` in one folder).
+
+Quirks of that export, handled here and reported:
+- `sample_track.popularity` is always 0 (a placeholder): when the whole column is 0 it
+  is stored as unknown, so it can never erase a real value or fail a popularity floor.
+- `sample_album.album_popularity` actually held track popularity; it is stored as the
+  album's popularity, which curation uses as the fallback when a track's is unknown.
+- `sample_artist_track` has no credit order: file order per track gives the position.
+- `sample_audio_features.pseudo_id` is a row counter and is dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.importers.reading import (
+    as_float,
+    as_int,
+    folder_files,
+    is_spotify_id,
+    numbers,
+    python_literal,
+    read_table,
+    release_date,
+)
+from pipeline.importers.report import ImportReport
+from pipeline.importers.writing import CatalogueBatch
+from sql.catalogue import normalise_genre
+
+FORMAT = "seed-csv"
+SOURCE = "seed-csv"
+FEATURES = (
+    "tempo",
+    "valence",
+    "danceability",
+    "acousticness",
+    "energy",
+    "instrumentalness",
+    "liveness",
+    "loudness",
+    "speechiness",
+)
+FILES = {
+    "sample_artist.csv": ("artist_id", "name", "genres", "popularity"),
+    "sample_album.csv": ("album_id", "album_popularity", "release_date"),
+    "sample_track.csv": ("track_id", "album_id", "track_name", "duration_ms", "popularity"),
+    "sample_audio_features.csv": ("track_id", *FEATURES),
+    "sample_artist_track.csv": ("artist_id", "track_id"),
+    "sample_artist_album.csv": ("artist_id", "album_id"),
+}
+
+
+def parse(path: Path, report: ImportReport) -> CatalogueBatch:
+    files = folder_files(path, FILES, FORMAT)
+    frames = {
+        name: read_table(files[name], sep=",", required=cols, fmt=FORMAT, report=report)
+        for name, cols in FILES.items()
+    }
+    batch = CatalogueBatch()
+    _artists(frames["sample_artist.csv"], batch, report)
+    _albums(frames["sample_album.csv"], batch, report)
+    _tracks(frames["sample_track.csv"], batch, report)
+    _features(frames["sample_audio_features.csv"], batch, report)
+    _artist_tracks(frames["sample_artist_track.csv"], batch, report)
+    _artist_albums(frames["sample_artist_album.csv"], batch, report)
+    report.note("sample_album.album_popularity holds track popularity: stored as album popularity")
+    return batch
+
+
+def _rows(frame: pd.DataFrame, file: str, report: ImportReport):
+    """Rows with their 0-based index, exact duplicates skipped and reported."""
+    duplicate = frame.duplicated().to_numpy()
+    for i, row in enumerate(frame.itertuples(index=False)):
+        if duplicate[i]:
+            report.skip(f"{file}: duplicate row", f"row {i + 1}")
+            continue
+        yield i, row
+
+
+def _id(value: str, kind: str, file: str, i: int, report: ImportReport) -> str | None:
+    value = value.strip()
+    if is_spotify_id(value):
+        return value
+    report.skip(f"{file}: invalid {kind} id", f"row {i + 1}: {value!r}")
+    return None
+
+
+def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "sample_artist.csv"
+    popularity = numbers(frame, ["popularity"], report, file)["popularity"].to_numpy()
+    for i, row in _rows(frame, file, report):
+        artist_id = _id(row.artist_id, "artist", file, i, report)
+        if artist_id is None:
+            continue
+        name = row.name.strip()
+        if not name:
+            report.skip(f"{file}: artist without a name", f"row {i + 1}: {artist_id}")
+            continue
+        batch.put(
+            "artists",
+            artist_id,
+            {
+                "artist_id": artist_id,
+                "name": name,
+                "popularity": as_int(popularity[i]),
+                "source": SOURCE,
+            },
+        )
+        genres = python_literal(row.genres, list)
+        if genres is None:
+            report.skip(
+                f"{file}: genres not a list (artist kept without genres)",
+                f"row {i + 1}: {row.genres[:60]!r}",
+            )
+            continue
+        for genre in genres:
+            if isinstance(genre, str) and (g := normalise_genre(genre)):
+                batch.put(
+                    "artist_genres",
+                    (artist_id, g),
+                    {"artist_id": artist_id, "genre": g, "source": SOURCE},
+                )
+
+
+def _albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "sample_album.csv"
+    popularity = numbers(frame, ["album_popularity"], report, file)["album_popularity"].to_numpy()
+    for i, row in _rows(frame, file, report):
+        album_id = _id(row.album_id, "album", file, i, report)
+        if album_id is None:
+            continue
+        date, precision = release_date(row.release_date)
+        if date is None and row.release_date.strip():
+            report.skip(
+                f"{file}: unreadable release date (album kept without it)",
+                f"row {i + 1}: {row.release_date!r}",
+            )
+        batch.put(
+            "albums",
+            album_id,
+            {
+                "album_id": album_id,
+                "release_date": date,
+                "release_date_precision": precision,
+                "popularity": as_int(popularity[i]),
+                "source": SOURCE,
+            },
+        )
+
+
+def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "sample_track.csv"
+    values = numbers(frame, ["duration_ms", "popularity"], report, file)
+    known = values["popularity"].dropna()
+    placeholder = len(known) > 0 and bool((known == 0).all())
+    if placeholder:
+        report.note(f"{file}: popularity is 0 on every row (a placeholder): stored as unknown")
+    duration = values["duration_ms"].to_numpy()
+    popularity = values["popularity"].to_numpy()
+    for i, row in _rows(frame, file, report):
+        track_id = _id(row.track_id, "track", file, i, report)
+        if track_id is None:
+            continue
+        name = row.track_name.strip()
+        if not name:
+            report.skip(f"{file}: track without a name", f"row {i + 1}: {track_id}")
+            continue
+        album_id = row.album_id.strip()
+        if not is_spotify_id(album_id):
+            if album_id:
+                report.skip(
+                    f"{file}: invalid album id (track kept without album)",
+                    f"row {i + 1}: {album_id!r}",
+                )
+            album_id = None
+        elif album_id not in batch.albums:
+            batch.put("albums", album_id, {"album_id": album_id, "source": SOURCE})
+        batch.put(
+            "tracks",
+            track_id,
+            {
+                "track_id": track_id,
+                "name": name,
+                "album_id": album_id,
+                "duration_ms": as_int(duration[i]),
+                "popularity": None if placeholder else as_int(popularity[i]),
+                "source": SOURCE,
+            },
+        )
+
+
+def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "sample_audio_features.csv"
+    values = numbers(frame, FEATURES, report, file)
+    report.note(f"{file}: pseudo_id is a row counter and is not stored")
+    for i, row in _rows(frame.drop(columns=["pseudo_id"], errors="ignore"), file, report):
+        track_id = _id(row.track_id, "track", file, i, report)
+        if track_id is None:
+            continue
+        if track_id not in batch.tracks:
+            report.skip(f"{file}: features of a track not in sample_track.csv", track_id)
+            continue
+        features = {f: as_float(values.at[i, f]) for f in FEATURES}
+        batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
+
+
+def _artist_tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "sample_artist_track.csv"
+    credits: dict[str, int] = {}
+    for i, row in _rows(frame, file, report):
+        artist_id = _id(row.artist_id, "artist", file, i, report)
+        track_id = _id(row.track_id, "track", file, i, report)
+        if artist_id is None or track_id is None:
+            continue
+        if artist_id not in batch.artists or track_id not in batch.tracks:
+            report.skip(f"{file}: link to an artist or track not in the export", f"row {i + 1}")
+            continue
+        if (artist_id, track_id) in batch.artist_tracks:
+            continue
+        position = credits.get(track_id, 0)
+        credits[track_id] = position + 1
+        batch.put(
+            "artist_tracks",
+            (artist_id, track_id),
+            {"artist_id": artist_id, "track_id": track_id, "position": position},
+        )
+    report.note(f"{file} has no credit order: file order per track gives the position")
+
+
+def _artist_albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
+    file = "sample_artist_album.csv"
+    for i, row in _rows(frame, file, report):
+        artist_id = _id(row.artist_id, "artist", file, i, report)
+        album_id = _id(row.album_id, "album", file, i, report)
+        if artist_id is None or album_id is None:
+            continue
+        if artist_id not in batch.artists or album_id not in batch.albums:
+            report.skip(f"{file}: link to an artist or album not in the export", f"row {i + 1}")
+            continue
+        batch.put(
+            "artist_albums",
+            (artist_id, album_id),
+            {"artist_id": artist_id, "album_id": album_id},
+        )

@@ -1,0 +1,280 @@
+"""Writing a parsed dataset into the catalogue in one transaction, counting what changed.
+
+An importer fills a `CatalogueBatch` (first value wins inside one file; a later row only
+fills what an earlier one left empty). `write_batch` compares each row with what the
+catalogue already holds to report inserted / updated / unchanged per table, then writes
+through the batch upserts of `sql.catalogue` (whose merge rule never lets a NULL erase
+a known value), and records the files read in `source_file`. The whole import lands
+or nothing does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pipeline.importers.report import ImportReport
+from sql import catalogue
+from sql.database import Database
+from sql.normalize import clip_name
+from sql.schema import (
+    FEATURE_COLUMNS,
+    album,
+    artist,
+    artist_album,
+    artist_genre,
+    artist_track,
+    audio_features,
+    playlist,
+    playlist_track,
+    source_file,
+    track,
+)
+from sql.upsert import chunked, upsert
+
+Row = dict[str, Any]
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class CatalogueBatch:
+    """Rows for each catalogue table, keyed by primary key (first row wins, gaps filled)."""
+
+    artists: dict[str, Row] = field(default_factory=dict)
+    albums: dict[str, Row] = field(default_factory=dict)
+    tracks: dict[str, Row] = field(default_factory=dict)
+    features: dict[str, Row] = field(default_factory=dict)
+    artist_tracks: dict[tuple[str, str], Row] = field(default_factory=dict)
+    artist_albums: dict[tuple[str, str], Row] = field(default_factory=dict)
+    artist_genres: dict[tuple[str, str], Row] = field(default_factory=dict)
+    playlists: dict[str, Row] = field(default_factory=dict)
+    playlist_tracks: dict[tuple[str, int], Row] = field(default_factory=dict)
+    conflicts: dict[str, int] = field(default_factory=dict)
+
+    def put(self, table: str, key: Any, row: Row) -> bool:
+        """Add `row` under `key`; an existing row keeps its values and gains missing ones.
+
+        Returns True when the key was new. Differing non-empty values count as a
+        conflict of `table` (reported; the first value is kept).
+        """
+        rows: dict = getattr(self, table)
+        old = rows.get(key)
+        if old is None:
+            rows[key] = dict(row)
+            return True
+        conflict = False
+        for name, value in row.items():
+            if value is None:
+                continue
+            if old.get(name) is None:
+                old[name] = value
+            elif not _same(old[name], value):
+                conflict = True
+        if conflict:
+            self.conflicts[table] = self.conflicts.get(table, 0) + 1
+        return False
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str
+    table: Table
+    write: Callable[[AsyncConnection, list[Row]], Awaitable[int]]
+    compare: tuple[str, ...]  # non-key columns whose change counts as "updated"
+    coalesce: bool  # True: a None in the new row changes nothing
+
+
+_TARGETS = (
+    _Target(
+        "artists",
+        artist,
+        catalogue.upsert_artists,
+        ("name", "popularity", "followers", "image_url", "name_keyed", "source"),
+        True,
+    ),
+    _Target(
+        "albums",
+        album,
+        catalogue.upsert_albums,
+        (
+            "name",
+            "album_type",
+            "release_date",
+            "release_date_precision",
+            "popularity",
+            "label",
+            "image_url",
+            "total_tracks",
+            "source",
+        ),
+        True,
+    ),
+    _Target(
+        "tracks",
+        track,
+        catalogue.upsert_tracks,
+        (
+            "name",
+            "album_id",
+            "duration_ms",
+            "popularity",
+            "explicit",
+            "isrc",
+            "disc_number",
+            "track_number",
+            "source",
+        ),
+        True,
+    ),
+    _Target(
+        "features",
+        audio_features,
+        catalogue.upsert_audio_features,
+        (*FEATURE_COLUMNS, "source"),
+        True,
+    ),
+    _Target("artist_tracks", artist_track, catalogue.link_artist_tracks, ("position",), False),
+    _Target("artist_albums", artist_album, catalogue.link_artist_albums, (), False),
+    _Target("artist_genres", artist_genre, catalogue.upsert_artist_genres, (), False),
+    _Target(
+        "playlists",
+        playlist,
+        catalogue.upsert_playlists,
+        (
+            "name",
+            "description",
+            "genre",
+            "subgenre",
+            "num_followers",
+            "modified_at",
+            "collaborative",
+            "source",
+        ),
+        True,
+    ),
+    _Target(
+        "playlist_tracks", playlist_track, catalogue.upsert_playlist_tracks, ("track_id",), False
+    ),
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(a, bool) or isinstance(b, bool):
+        return bool(a) == bool(b)
+    return a == b
+
+
+def _key_columns(table: Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns]
+
+
+async def _stored(conn: AsyncConnection, target: _Target, keys: list[tuple]) -> dict[tuple, Row]:
+    """The stored rows for `keys` (primary-key tuples), with the compared columns."""
+    names = _key_columns(target.table)
+    columns = [target.table.c[n] for n in (*names, *target.compare)]
+    found: dict[tuple, Row] = {}
+    wanted = set(keys)
+    firsts = list(dict.fromkeys(k[0] for k in keys))
+    for batch in chunked(firsts, catalogue.ID_CHUNK):
+        query = select(*columns).where(target.table.c[names[0]].in_(batch))
+        for row in (await conn.execute(query)).mappings():
+            key = tuple(row[n] for n in names)
+            if key in wanted:
+                found[key] = dict(row)
+    return found
+
+
+def _changed(target: _Target, new: Row, old: Row) -> bool:
+    for name in target.compare:
+        value = new.get(name)
+        if value is None and target.coalesce:
+            continue
+        if name == "name" and value is not None:
+            value = clip_name(str(value))
+        if value is None or old.get(name) is None:
+            if value is not old.get(name):
+                return True
+        elif not _same(value, old[name]):
+            return True
+    return False
+
+
+async def _write_target(
+    conn: AsyncConnection, target: _Target, rows: list[Row], report: ImportReport
+) -> None:
+    names = _key_columns(target.table)
+    keys = [tuple(r[n] for n in names) for r in rows]
+    stored = await _stored(conn, target, keys)
+    counts = report.table(target.table.name)
+    for key, row in zip(keys, rows, strict=True):
+        old = stored.get(key)
+        if old is None:
+            counts.inserted += 1
+        elif _changed(target, row, old):
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+        if target.table is track and row.get("name") is None:
+            # The source lacks the name: keep a known one, else store it empty.
+            row["name"] = (old or {}).get("name") or ""
+    await target.write(conn, rows)
+
+
+async def write_batch(
+    db: Database, batch: CatalogueBatch, report: ImportReport, *, progress: ProgressFn | None = None
+) -> None:
+    """Write everything in `batch` in one transaction and record the files read."""
+    for table, n in batch.conflicts.items():
+        report.note(f"{n} {table} appeared again with different values: the first was kept")
+    async with db.transaction() as conn:
+        genres_before = (await catalogue.counts(conn, ["genre"]))["genre"]
+        for done, target in enumerate(_TARGETS):
+            rows = list(getattr(batch, target.name).values())
+            if progress:
+                progress(target.table.name, done, len(_TARGETS))
+            if rows:
+                await _write_target(conn, target, rows, report)
+        genres_after = (await catalogue.counts(conn, ["genre"]))["genre"]
+        if genres_after != genres_before:
+            report.table("genre").inserted = genres_after - genres_before
+        await record_files(conn, source_file_rows(report.format, report.files, report.summary()))
+        if progress:
+            progress("done", len(_TARGETS), len(_TARGETS))
+
+
+def source_file_rows(
+    kind: str, files: dict[str, int], detail: str, status: str = "done"
+) -> list[Row]:
+    """One `source_file` row per file read (name: kind and absolute path)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return [
+        {
+            "name": f"{kind}:{Path(path).resolve()}"[:255],
+            "kind": kind,
+            "size_bytes": Path(path).stat().st_size if Path(path).exists() else None,
+            "status": status,
+            "rows_read": rows_read,
+            "detail": detail,
+            "finished_at": now,
+        }
+        for path, rows_read in files.items()
+    ]
+
+
+async def record_files(conn: AsyncConnection, rows: list[Row]) -> None:
+    if rows:
+        columns = tuple(rows[0])
+        values = [tuple(r[c] for c in columns) for r in rows]
+        await upsert(conn, source_file, values, columns=columns, merge="overwrite")
