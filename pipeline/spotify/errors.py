@@ -26,11 +26,13 @@ class SpotifyNotConfigured(SpotifyError):
 class SpotifyCoolingDown(SpotifyError):
     """Spotify asked us to stop (a long Retry-After or a used-up quota) until `until`."""
 
+    service = "Spotify"
+
     def __init__(self, until: datetime, reason: str = "") -> None:
         self.until = until
         shown = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         because = f" ({reason})" if reason else ""
-        super().__init__(f"Spotify cooling down until {shown}{because}")
+        super().__init__(f"{self.service} cooling down until {shown}{because}")
 
 
 class SpotifyAuthError(SpotifyError):
@@ -40,10 +42,12 @@ class SpotifyAuthError(SpotifyError):
 class SpotifyForbidden(SpotifyError):
     """403: this app may not use the endpoint (permanent for the app)."""
 
+    service = "Spotify"
+
     def __init__(self, endpoint: str, message: str = "") -> None:
         self.endpoint = endpoint
         detail = f": {message}" if message else ""
-        super().__init__(f"Spotify refuses {endpoint} for this app (403{detail})")
+        super().__init__(f"{self.service} refuses {endpoint} for this app (403{detail})")
 
 
 class SpotifyUnavailable(SpotifyError):

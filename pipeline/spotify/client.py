@@ -1,0 +1,410 @@
+"""The Spotify Web API client that adapts to what its app may do.
+
+Capabilities are discovered by trying, and remembered with the time they were learned
+(`api_capability` through a `ServiceState`): per entity type the batch endpoint
+(`tracks` 50, `artists` 50, `albums` 20, `audio_features` 100 ids), else one id per
+request with bounded concurrency, else nothing (403 on both: permanent for the app).
+A mode other than "batch" is re-checked after `recheck_days`, since Spotify's rules
+for an app change. Which optional fields come back (popularity, followers) is learned
+from the answers, so the enrichment only asks for what this app can get.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import timedelta
+from typing import Any, Literal
+
+import aiohttp
+
+from pipeline.spotify import shapes
+from pipeline.spotify.auth import Credentials, TokenProvider
+from pipeline.spotify.errors import (
+    SpotifyAuthError,
+    SpotifyCoolingDown,
+    SpotifyError,
+    SpotifyForbidden,
+)
+from pipeline.spotify.limits import RateGate
+from pipeline.spotify.state import MemoryState, ServiceState, utcnow
+from pipeline.spotify.transport import BadRequest, Transport
+
+Kind = Literal["tracks", "artists", "albums", "audio_features"]
+Mode = Literal["batch", "single", "forbidden"]
+BATCH: dict[str, int] = {"tracks": 50, "artists": 50, "albums": 20, "audio_features": 100}
+PATH = {
+    "tracks": "tracks",
+    "artists": "artists",
+    "albums": "albums",
+    "audio_features": "audio-features",
+}
+OPTIONAL_FIELDS = {
+    "tracks": ("popularity",),
+    "artists": ("popularity", "followers"),
+    "albums": ("popularity", "label"),
+}
+SERVICE = "spotify"
+Result = dict[str, dict | None]
+Outcome = Result | SpotifyError
+
+
+class SpotifyClient:
+    """Async Web API client; `async with SpotifyClient(...) as spotify: ...`."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        api_url: str = "https://api.spotify.com/v1",
+        accounts_url: str = "https://accounts.spotify.com",
+        requests_per_second: float = 3.0,
+        concurrency: int = 4,
+        cooldown_cap_seconds: float = 300.0,
+        timeout: float = 15.0,
+        max_attempts: int = 5,
+        backoff_initial: float = 0.5,
+        recheck_days: float = 7.0,
+        state: ServiceState | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._credentials = Credentials(client_id, client_secret)
+        self._api_url = api_url
+        self._accounts_url = accounts_url
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff = backoff_initial
+        self._cap = cooldown_cap_seconds
+        self.recheck = timedelta(days=recheck_days)
+        self.state = state or MemoryState()
+        self.gate = RateGate(requests_per_second, concurrency)
+        self.concurrency = concurrency
+        self._session = session
+        self._own_session = session is None
+        self._transport: Transport | None = None
+        self._modes: dict[str, Mode] | None = None
+        self._fields: dict[str, str] = {}
+        self._probe_locks = {kind: asyncio.Lock() for kind in BATCH}
+
+    def __repr__(self) -> str:
+        return f"SpotifyClient({self._api_url!r}, {self._credentials!r})"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SpotifyClient:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Create the session; refuse at once when a persisted cool-down is running."""
+        if self._transport is None:
+            if self._session is None:
+                self._session = aiohttp.ClientSession()
+            auth = TokenProvider(
+                self._session,
+                self._accounts_url,
+                self._credentials,
+                timeout=self._timeout,
+                max_attempts=self._max_attempts,
+                backoff_initial=self._backoff,
+            )
+            self._transport = Transport(
+                self._session,
+                self._api_url,
+                self.gate,
+                service="Spotify",
+                auth=auth,
+                state=self.state,
+                timeout=self._timeout,
+                max_attempts=self._max_attempts,
+                backoff_initial=self._backoff,
+                cooldown_cap=self._cap,
+            )
+        await self._transport.refuse_if_stopped()
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+            self._transport = None
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            raise RuntimeError("use `async with SpotifyClient(...)` or await open() first")
+        return self._transport
+
+    def stats(self) -> dict[str, Any]:
+        out = self.transport.stats.as_dict(self.gate.waited, self.gate.cooldown.total)
+        out["tokens"] = self.transport.auth.fetched if self.transport.auth else 0
+        return out
+
+    # --- what this app may do ------------------------------------------------------------------
+
+    async def modes(self) -> dict[str, Mode]:
+        """The known mode per entity type (missing or stale entries are unknown)."""
+        if self._modes is None:
+            known = await self.state.capabilities()
+            now = utcnow()
+            self._modes = {}
+            for kind in BATCH:
+                value, learned = known.get(f"{kind}.mode", (None, None))
+                if value == "batch" or (
+                    value in ("single", "forbidden") and now - learned < self.recheck
+                ):
+                    self._modes[kind] = value  # type: ignore[assignment]
+            self._fields = {
+                name.removeprefix("field."): value
+                for name, (value, _) in known.items()
+                if name.startswith("field.")
+            }
+        return self._modes
+
+    async def capabilities(self) -> dict[str, str]:
+        """Everything learned so far, for summaries and `--json` output."""
+        modes = await self.modes()
+        return {
+            **{f"{k}.mode": v for k, v in modes.items()},
+            **{f"field.{k}": v for k, v in self._fields.items()},
+        }
+
+    async def has_field(self, kind: str, name: str) -> bool | None:
+        """Whether answers for `kind` carry `name` (None while unknown)."""
+        await self.modes()
+        value = self._fields.get(f"{kind}.{name}")
+        return None if value is None else value == "present"
+
+    async def _learn_mode(self, kind: str, mode: Mode) -> None:
+        modes = await self.modes()
+        if modes.get(kind) != mode:
+            modes[kind] = mode
+        await self.state.learn(f"{kind}.mode", mode)
+
+    async def _learn_fields(self, kind: str, objects: Iterable[dict | None]) -> None:
+        seen = [o for o in objects if isinstance(o, dict)]
+        if not seen or kind not in OPTIONAL_FIELDS:
+            return
+        for name in OPTIONAL_FIELDS[kind]:
+            value = "present" if any(o.get(name) is not None for o in seen) else "absent"
+            if self._fields.get(f"{kind}.{name}") != value and (
+                value == "present" or f"{kind}.{name}" not in self._fields
+            ):
+                self._fields[f"{kind}.{name}"] = value
+                await self.state.learn(f"field.{kind}.{name}", value)
+
+    # --- fetching by id ------------------------------------------------------------------------
+
+    async def units(
+        self, kind: Kind, ids: Sequence[str]
+    ) -> AsyncIterator[tuple[list[str], Outcome]]:
+        """Fetch `ids` in the best mode, yielding (ids, result or error) per request unit
+        as units complete. A cool-down or an auth failure ends the whole iteration."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return
+        while ids:
+            mode = (await self.modes()).get(kind)
+            if mode is not None:
+                break
+            async with self._probe_locks[kind]:
+                if (await self.modes()).get(kind) is not None:
+                    continue
+                first, ids = ids[: BATCH[kind]], ids[BATCH[kind] :]
+                try:
+                    result = await self._discover(kind, first)
+                except (SpotifyCoolingDown, SpotifyAuthError, SpotifyForbidden):
+                    raise
+                except SpotifyError as error:
+                    result = error
+            yield first, result
+        if not ids:
+            return
+        mode = (await self.modes()).get(kind)
+        if mode == "forbidden":
+            raise SpotifyForbidden(PATH[kind], "learned earlier")
+        size = BATCH[kind] if mode == "batch" else 1
+        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+        async for chunk, outcome in _bounded(
+            chunks, lambda c: self._unit(kind, c), self.concurrency * 2
+        ):
+            yield chunk, outcome
+
+    async def get_many(self, kind: Kind, ids: Sequence[str]) -> Result:
+        """Every id's object (None when Spotify has none); the first failure is raised."""
+        found: Result = {}
+        async for _chunk, outcome in self.units(kind, ids):
+            if isinstance(outcome, Exception):
+                raise outcome
+            found.update(outcome)
+        return found
+
+    async def _discover(self, kind: str, ids: list[str]) -> Outcome:
+        """Try the batch endpoint once; on 403 try one id alone; remember what worked."""
+        try:
+            result = await self._batch(kind, ids)
+            await self._learn_mode(kind, "batch")
+            return result
+        except SpotifyForbidden:
+            pass
+        try:
+            result = await self._single(kind, ids[0])
+        except SpotifyForbidden:
+            await self._learn_mode(kind, "forbidden")
+            raise
+        except SpotifyError as error:
+            return error
+        await self._learn_mode(kind, "single")
+        rest = await self._singles(kind, ids[1:])
+        return rest if isinstance(rest, Exception) else {**result, **rest}
+
+    async def _unit(self, kind: str, ids: list[str]) -> Outcome:
+        try:
+            if len(ids) > 1 or (await self.modes()).get(kind) == "batch":
+                try:
+                    return await self._batch(kind, ids)
+                except SpotifyForbidden:  # the app lost batch access mid-run
+                    await self._learn_mode(kind, "single")
+                    return await self._singles(kind, ids)
+            return await self._single(kind, ids[0])
+        except SpotifyForbidden:
+            await self._learn_mode(kind, "forbidden")
+            raise
+        except (SpotifyCoolingDown, SpotifyAuthError):
+            raise
+        except SpotifyError as error:
+            return error
+
+    async def _singles(self, kind: str, ids: list[str]) -> Outcome:
+        found: Result = {}
+        for one in ids:
+            result = await self._single(kind, one)
+            found.update(result)
+        return found
+
+    async def _batch(self, kind: str, ids: list[str]) -> Result:
+        key = kind
+
+        def valid(body: Any) -> bool:
+            items = body.get(key) if isinstance(body, dict) else None
+            return (
+                isinstance(items, list)
+                and len(items) == len(ids)
+                and all(item is None or shapes.is_entity(item) for item in items)
+            )
+
+        body = await self.transport.get(
+            PATH[kind], {"ids": ",".join(ids)}, endpoint=f"{PATH[kind]} (batch)", valid=valid
+        )
+        items = body[key] if body is not None else [None] * len(ids)
+        result = dict(zip(ids, items, strict=True))
+        await self._learn_fields(kind, result.values())
+        return result
+
+    async def _single(self, kind: str, one: str) -> Result:
+        try:
+            body = await self.transport.get(
+                f"{PATH[kind]}/{one}",
+                endpoint=PATH[kind],
+                valid=lambda b: b is None or shapes.is_entity(b),
+            )
+        except BadRequest:  # Spotify's "invalid id"
+            body = None
+        await self._learn_fields(kind, [body])
+        return {one: body}
+
+    # --- other reads ---------------------------------------------------------------------------
+
+    async def album_tracks(
+        self, album_id: str, *, limit: int = 200
+    ) -> tuple[dict | None, list[dict]]:
+        """An album and its (simplified) tracks, following `next` pages up to `limit`."""
+        album = (await self.get_many("albums", [album_id])).get(album_id)
+        if album is None:
+            return None, []
+        page = album.get("tracks") if isinstance(album.get("tracks"), dict) else {}
+        items = [t for t in page.get("items") or [] if shapes.is_entity(t)]
+        offset = len(page.get("items") or [])
+        while page.get("next") and len(items) < limit:
+            page = (
+                await self.transport.get(
+                    f"albums/{album_id}/tracks",
+                    {"offset": str(offset), "limit": "50"},
+                    endpoint="albums/tracks",
+                    valid=lambda b: isinstance(b, dict) and isinstance(b.get("items"), list),
+                )
+                or {}
+            )
+            batch = page.get("items") or []
+            if not batch:
+                break
+            offset += len(batch)
+            items += [t for t in batch if shapes.is_entity(t)]
+        return album, items[:limit]
+
+    async def playlist(
+        self, playlist_id: str, *, limit: int = 100
+    ) -> tuple[str | None, list[dict]] | None:
+        """A playlist's name and full tracks (first `limit`); None when Spotify has none.
+        Development-mode apps only see playlists their user owns: 403/404 say so."""
+        body = await self.transport.get(
+            f"playlists/{playlist_id}",
+            {"fields": "name,tracks(items(track),next)"},
+            endpoint="playlists",
+            valid=lambda b: b is None or isinstance(b, dict),
+        )
+        if body is None:
+            return None
+        page = body.get("tracks") if isinstance(body.get("tracks"), dict) else {}
+        tracks = [
+            item["track"]
+            for item in page.get("items") or []
+            if isinstance(item, dict) and shapes.is_entity(item.get("track"))
+        ]
+        return (body.get("name") if isinstance(body.get("name"), str) else None), tracks[:limit]
+
+    async def search_tracks(self, query: str, *, limit: int = 10) -> list[dict]:
+        """Track search; development-mode apps get at most 10 results."""
+        body = await self.transport.get(
+            "search",
+            {"q": query[:200], "type": "track", "limit": str(max(1, min(limit, 10)))},
+            endpoint="search",
+            valid=lambda b: isinstance(b, dict) and isinstance(b.get("tracks"), dict),
+        )
+        items = (body or {}).get("tracks", {}).get("items") or []
+        return [t for t in items if shapes.is_entity(t)]
+
+
+async def _bounded(
+    chunks: list[list[str]],
+    work: Callable[[list[str]], Awaitable[Outcome]],
+    window: int,
+) -> AsyncIterator[tuple[list[str], Outcome]]:
+    """Run `work` over chunks with at most `window` outstanding, yielding as they finish;
+    a fatal error (cool-down, auth, forbidden) cancels the rest and is raised."""
+    queue = iter(chunks)
+    running: dict[asyncio.Task, list[str]] = {}
+
+    def refill() -> None:
+        while len(running) < window:
+            chunk = next(queue, None)
+            if chunk is None:
+                return
+            running[asyncio.ensure_future(work(chunk))] = chunk
+
+    refill()
+    try:
+        while running:
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                chunk = running.pop(task)
+                yield chunk, task.result()
+            refill()
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
