@@ -1,0 +1,144 @@
+"""`tunecluster enrich`: complete what the catalogue lacks from Spotify and ReccoBeats."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
+from bot.settings import Settings
+from pipeline.enrichment import TYPES, enrich
+from pipeline.reccobeats import ReccoBeatsClient
+from pipeline.spotify.client import SpotifyClient
+from pipeline.spotify.state import DatabaseState
+from sql.database import Database
+from sql.errors import TuneclusterError
+
+
+@asynccontextmanager
+async def open_clients(
+    config: Settings, db: Database
+) -> AsyncIterator[tuple[SpotifyClient | None, ReccoBeatsClient]]:
+    """The Spotify client (None without credentials) and the ReccoBeats client, built
+    from the settings, remembering capabilities and cool-downs in `db`. A running
+    persisted Spotify cool-down is raised here, before any request."""
+    async with AsyncExitStack() as stack:
+        spotify = None
+        if config.spotify_configured:
+            spotify = SpotifyClient(
+                client_id=config.spotify_client_id or "",
+                client_secret=config.spotify_client_secret.get_secret_value(),  # type: ignore[union-attr]
+                api_url=config.spotify_api_url,
+                accounts_url=config.spotify_accounts_url,
+                requests_per_second=config.spotify_requests_per_second,
+                concurrency=config.spotify_concurrency,
+                cooldown_cap_seconds=config.spotify_cooldown_cap_seconds,
+                timeout=config.http_timeout_seconds,
+                max_attempts=config.http_max_attempts,
+                state=DatabaseState(db, "spotify"),
+            )
+            await stack.enter_async_context(spotify)
+        reccobeats = ReccoBeatsClient(
+            base_url=config.reccobeats_url,
+            requests_per_second=config.reccobeats_requests_per_second,
+            timeout=config.http_timeout_seconds,
+            max_attempts=config.http_max_attempts,
+            cooldown_cap_seconds=config.spotify_cooldown_cap_seconds,
+            state=DatabaseState(db, "reccobeats"),
+        )
+        await stack.enter_async_context(reccobeats)
+        yield spotify, reccobeats
+
+
+def _types(values: list[str] | None) -> list[str]:
+    chosen = [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(TYPES))
+    if unknown:
+        raise TuneclusterError(
+            f"unknown type(s) {', '.join(unknown)} (choose from {', '.join(TYPES)})"
+        )
+    return [t for t in TYPES if t in chosen] if chosen else list(TYPES)
+
+
+def enrich_command(
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--types", help=f"What to complete, comma-separated: {', '.join(TYPES)}."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most N entities per type.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Complete artist genres, album dates, popularity, ISRCs and audio features; resumable."""
+    config = settings()
+    chosen = _types(types)
+
+    async def body() -> dict:
+        async with open_database(config) as db, open_clients(config, db) as (spotify, recco):
+            with progress() as bar:
+                tasks = {name: bar.add_task(name, total=None) for name in chosen}
+
+                def report(name: str, done: int, total: int) -> None:
+                    bar.update(tasks[name], completed=done, total=total)
+
+                summary = await enrich(
+                    db,
+                    spotify=spotify,
+                    reccobeats=recco,
+                    types=chosen,
+                    limit=limit,
+                    progress=report,
+                )
+            return summary.as_dict()
+
+    result = run(body())
+    emit(result, as_json, _render)
+    if result["stopped"]:
+        raise TuneclusterError(result["stopped"])
+
+
+def _render(r: dict) -> None:
+    table = Table(
+        "type", "to do", "fetched", "not found", "unavailable", "failed", "req/entity", box=None
+    )
+    for name, t in r["types"].items():
+        if t["skipped"]:
+            table.add_row(name, "-", "-", "-", "-", "-", "-", end_section=False)
+            continue
+        table.add_row(
+            name,
+            f"{t['pending']:,}",
+            f"{t['fetched']:,}",
+            f"{t['not_found']:,}",
+            f"{t['unavailable']:,}",
+            f"{t['failed']:,}",
+            f"{r['requests_per_entity'].get(name, 0):.3f}",
+        )
+    console.print(table)
+    for name, t in r["types"].items():
+        if t["skipped"]:
+            console.print(f"{name}: skipped ({t['skipped']})")
+    spotify, recco = r["spotify"], r["reccobeats"]
+    console.print(
+        f"requests: {r['requests']:,} (Spotify {spotify.get('requests', 0):,}, "
+        f"ReccoBeats {recco.get('requests', 0):,}); throttled {spotify.get('throttled', 0) + recco.get('throttled', 0)}, "
+        f"retried {spotify.get('retried', 0) + recco.get('retried', 0)}"
+    )
+    if spotify.get("requests_per_endpoint"):
+        per = ", ".join(f"{k} {v:,}" for k, v in spotify["requests_per_endpoint"].items())
+        console.print(f"Spotify per endpoint: {per}")
+    console.print(
+        f"waiting on limits: {r['waited_seconds']:.1f} s summed over requests, "
+        f"{r['paused_seconds']:.1f} s of cool-down; elapsed {r['elapsed_seconds']:.1f} s"
+    )
+    if r["capabilities"]:
+        console.print("this app: " + ", ".join(f"{k}={v}" for k, v in r["capabilities"].items()))
+
+
+def register(root: typer.Typer) -> None:
+    root.command("enrich")(enrich_command)
