@@ -93,7 +93,7 @@ class ReccoBeatsClient:
         await self.close()
 
     async def open(self) -> None:
-        if self._transport is None:
+        if self._transport is None or self._session is None:
             if self._session is None:
                 self._session = aiohttp.ClientSession()
             settings = dict(self._settings)
@@ -111,7 +111,7 @@ class ReccoBeatsClient:
         if self._own_session and self._session is not None:
             await self._session.close()
             self._session = None
-            self._transport = None
+            self._transport = None if self._transport is None else self._transport.closed()
 
     @property
     def transport(self) -> Transport:

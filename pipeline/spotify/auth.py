@@ -4,6 +4,7 @@ a 401. The secret and the token live only here and never reach a log or a messag
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 
@@ -12,7 +13,8 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from pipeline.spotify.errors import SpotifyAuthError
@@ -36,8 +38,9 @@ class Credentials:
         self.client_id = client_id
         self._secret = client_secret
 
-    def basic_auth(self) -> aiohttp.BasicAuth:
-        return aiohttp.BasicAuth(self.client_id, self._secret)
+    def basic_header(self) -> str:
+        raw = f"{self.client_id}:{self._secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
 
     def __repr__(self) -> str:
         return f"Credentials(client_id={self.client_id[:4]!r}…, secret=***)"
@@ -102,7 +105,7 @@ class TokenProvider:
     async def _fetch(self) -> tuple[str, float]:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
-            wait=wait_exponential_jitter(initial=self._backoff, max=30),
+            wait=wait_exponential(multiplier=self._backoff, max=30) + wait_random(0, self._backoff),
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         )
@@ -121,7 +124,7 @@ class TokenProvider:
             async with self._session.post(
                 self._url,
                 data={"grant_type": "client_credentials"},
-                auth=self._credentials.basic_auth(),
+                headers={"Authorization": self._credentials.basic_header()},
                 timeout=self._timeout,
             ) as response:
                 status = response.status

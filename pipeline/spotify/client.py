@@ -101,7 +101,7 @@ class SpotifyClient:
 
     async def open(self) -> None:
         """Create the session; refuse at once when a persisted cool-down is running."""
-        if self._transport is None:
+        if self._transport is None or self._session is None:
             if self._session is None:
                 self._session = aiohttp.ClientSession()
             auth = TokenProvider(
@@ -130,7 +130,7 @@ class SpotifyClient:
         if self._own_session and self._session is not None:
             await self._session.close()
             self._session = None
-            self._transport = None
+            self._transport = None if self._transport is None else self._transport.closed()
 
     @property
     def transport(self) -> Transport:
@@ -213,13 +213,14 @@ class SpotifyClient:
             async with self._probe_locks[kind]:
                 if (await self.modes()).get(kind) is not None:
                     continue
-                first, ids = ids[: BATCH[kind]], ids[BATCH[kind] :]
+                first = ids[: BATCH[kind]]
                 try:
-                    result = await self._discover(kind, first)
+                    first, result = await self._discover(kind, first)
                 except (SpotifyCoolingDown, SpotifyAuthError, SpotifyForbidden):
                     raise
                 except SpotifyError as error:
                     result = error
+                ids = ids[len(first) :]
             yield first, result
         if not ids:
             return
@@ -242,12 +243,13 @@ class SpotifyClient:
             found.update(outcome)
         return found
 
-    async def _discover(self, kind: str, ids: list[str]) -> Outcome:
-        """Try the batch endpoint once; on 403 try one id alone; remember what worked."""
+    async def _discover(self, kind: str, ids: list[str]) -> tuple[list[str], Outcome]:
+        """Try the batch endpoint once; on 403 try one id alone; remember what worked.
+        Returns the ids it settled (all of them, or the first alone) and their result."""
         try:
             result = await self._batch(kind, ids)
             await self._learn_mode(kind, "batch")
-            return result
+            return ids, result
         except SpotifyForbidden:
             pass
         try:
@@ -256,10 +258,9 @@ class SpotifyClient:
             await self._learn_mode(kind, "forbidden")
             raise
         except SpotifyError as error:
-            return error
+            return ids[:1], error
         await self._learn_mode(kind, "single")
-        rest = await self._singles(kind, ids[1:])
-        return rest if isinstance(rest, Exception) else {**result, **rest}
+        return ids[:1], result
 
     async def _unit(self, kind: str, ids: list[str]) -> Outcome:
         try:

@@ -22,7 +22,8 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from pipeline.spotify.auth import TokenProvider
@@ -113,6 +114,11 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self.service}, {self.base_url!r})"
 
+    def closed(self) -> Transport:
+        """Keep the counts readable after the session closed; refuse further requests."""
+        self.session = None  # type: ignore[assignment]
+        return self
+
     # --- the persisted stop ----------------------------------------------------------------
 
     async def refuse_if_stopped(self) -> None:
@@ -146,7 +152,8 @@ class Transport:
         await self.refuse_if_stopped()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max),
+            wait=wait_exponential(multiplier=self.backoff_initial, max=self.backoff_max)
+            + wait_random(0, self.backoff_initial),
             retry=retry_if_exception_type(_Transient),
             reraise=True,
             before_sleep=self._count_retry,
