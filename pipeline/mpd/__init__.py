@@ -1,0 +1,1 @@
+"""The Million Playlist Dataset: parallel slice parsing, resumable ingest, generated slices."""

@@ -1,0 +1,374 @@
+"""Ingesting Million Playlist Dataset slices: parsed in parallel, written in order, resumable.
+
+Worker processes parse slices (`pipeline.mpd.parse`) a few files ahead while this
+process writes the previous one. Each slice lands in one transaction together with its
+`source_file` row (status `done`), so after a crash or Ctrl-C a rerun skips exactly the
+slices that landed and redoes the one that was cut off. A slice that cannot be parsed
+is recorded as `failed` with the reason, and the run goes on.
+
+MPD rows only add to the catalogue: tracks, artists and albums are inserted when new
+and never overwrite what a richer source stored (the MPD has names and durations,
+nothing else); the first slice (in slice order) that has a track decides its names, so
+an interrupted and resumed run ends with the same catalogue as an uninterrupted one.
+Artist-album links are not derived: an entry's artist is the track's primary artist,
+not necessarily the album's (compilations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import re
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pipeline.mpd.parse import Sent, SliceData, entry_rows, parse_slice, start_worker, worker_parse
+from sql.database import Database
+from sql.errors import TuneclusterError
+from sql.normalize import clip_name, norm_name
+from sql.schema import (
+    album,
+    artist,
+    artist_track,
+    playlist,
+    playlist_track,
+    source_file,
+    track,
+)
+from sql.upsert import upsert
+
+KIND = "mpd"
+SOURCE = "mpd"
+SLICE_NAME = re.compile(r"mpd\.slice\.(\d+)-(\d+)\.json")
+ProgressFn = Callable[[str, int, int], None]
+SliceHook = Callable[[str], Awaitable[None] | None]
+
+
+@dataclass
+class SliceStats:
+    name: str
+    bytes: int
+    playlists: int
+    entries: int
+    new_tracks: int
+    new_artists: int
+    new_albums: int
+    write_seconds: float
+
+
+@dataclass
+class MpdReport:
+    files: int = 0
+    ingested: list[str] = field(default_factory=list)
+    already_done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    playlists: int = 0
+    entries_read: int = 0
+    entries: int = 0
+    tracks_new: int = 0
+    artists_new: int = 0
+    albums_new: int = 0
+    num_tracks_mismatch: int = 0
+    renumbered: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    bytes: int = 0
+    seconds: float = 0.0
+    slices: list[SliceStats] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "ingested": len(self.ingested),
+            "already_done": len(self.already_done),
+            "failed": self.failed,
+            "playlists": self.playlists,
+            "entries_read": self.entries_read,
+            "entries_stored": self.entries,
+            "tracks_new": self.tracks_new,
+            "artists_new": self.artists_new,
+            "albums_new": self.albums_new,
+            "num_tracks_mismatch": self.num_tracks_mismatch,
+            "playlists_renumbered": self.renumbered,
+            "skipped": [
+                {"reason": r, "rows": n, "examples": self.examples.get(r, [])}
+                for r, n in self.skipped.most_common()
+            ],
+            "megabytes": round(self.bytes / 1e6, 1),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def slice_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """The slice files named or inside the folders named, in slice order."""
+    found: dict[Path, None] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in path.glob("mpd.slice.*.json"):
+                found[child] = None
+        elif path.is_file():
+            found[path] = None
+        else:
+            raise TuneclusterError(f"{path}: no such file or folder")
+    if not found:
+        raise TuneclusterError("no mpd.slice.*.json files in the paths given")
+
+    def order(path: Path) -> tuple[int, str]:
+        match = SLICE_NAME.fullmatch(path.name)
+        return (int(match.group(1)) if match else 1 << 62, path.name)
+
+    return sorted(found, key=order)
+
+
+async def recorded(db: Database) -> dict[str, tuple[str, int | None]]:
+    """name → (status, size) of every MPD slice the database has a record of."""
+    query = select(source_file.c.name, source_file.c.status, source_file.c.size_bytes).where(
+        source_file.c.kind == KIND
+    )
+    async with db.connection() as conn:
+        return {r.name: (r.status, r.size_bytes) for r in await conn.execute(query)}
+
+
+@dataclass
+class _Seen:
+    """What this run already wrote: a slice sends only rows new to the run."""
+
+    tracks: set[str] = field(default_factory=set)
+    artists: set[str] = field(default_factory=set)
+    albums: set[str] = field(default_factory=set)
+
+
+async def ingest_mpd(
+    db: Database,
+    paths: Iterable[Path | str],
+    *,
+    playlists: bool = True,
+    workers: int | None = None,
+    export_dir: Path | None = None,
+    progress: ProgressFn | None = None,
+    after_slice: SliceHook | None = None,
+) -> MpdReport:
+    """Ingest the slices; `workers=0` parses in this process (tests, tiny inputs)."""
+    files = slice_paths(paths)
+    if export_dir is not None:
+        await asyncio.to_thread(export_dir.mkdir, parents=True, exist_ok=True)
+    known = await recorded(db)
+    report = MpdReport(files=len(files))
+    todo: list[Path] = []
+    for path in files:
+        status, size = known.get(path.name, (None, None))
+        if status == "done" and size == path.stat().st_size:
+            report.already_done.append(path.name)
+        else:
+            todo.append(path)
+    started = time.perf_counter()
+    seen = _Seen()
+    if progress:
+        progress("slices", 0, len(todo))
+    parsed = _parsed(todo, playlists, workers, export_dir)
+    try:
+        async for done, data in _enumerate(parsed):
+            rewrite = data.name in known
+            await _land(db, data, seen, report, playlists=playlists, rewrite=rewrite)
+            if progress:
+                progress("slices", done + 1, len(todo))
+            if after_slice is not None:
+                outcome = after_slice(data.name)
+                if outcome is not None:
+                    await outcome
+    finally:
+        await parsed.aclose()
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _enumerate(source):
+    index = 0
+    async for item in source:
+        yield index, item
+        index += 1
+
+
+async def _parsed(todo: list[Path], with_playlists: bool, workers: int | None, export_dir):
+    """Parsed slices in file order, parsing up to a few files ahead in worker processes."""
+    export = str(export_dir) if export_dir is not None else None
+    if workers == 0 or (len(todo) <= 1 and workers is None):
+        sent = None if export else Sent()
+        for path in todo:
+            yield await asyncio.to_thread(
+                parse_slice, str(path), with_playlists=with_playlists, export_dir=export, sent=sent
+            )
+        return
+    count = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    pool = ProcessPoolExecutor(
+        count, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker
+    )
+    pending: deque[Future] = deque()
+    queue = iter(todo)
+    job = partial(worker_parse, with_playlists=with_playlists, export_dir=export)
+    try:
+        for path in queue:
+            pending.append(pool.submit(job, str(path)))
+            if len(pending) >= count + 1:
+                break
+        while pending:
+            data = await asyncio.wrap_future(pending.popleft())
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append(pool.submit(job, str(nxt)))
+            yield data
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _fresh(rows: list[tuple], seen: set[str]) -> list[tuple]:
+    fresh = [r for r in rows if r[0] not in seen]
+    seen.update(r[0] for r in fresh)
+    return fresh
+
+
+async def _land(
+    db: Database,
+    data: SliceData,
+    seen: _Seen,
+    report: MpdReport,
+    *,
+    playlists: bool,
+    rewrite: bool,
+) -> None:
+    """Write one parsed slice (or its failure) with its source_file record."""
+    report.bytes += data.size
+    for reason, n in data.skipped.items():
+        report.skipped[reason] += n
+        kept = report.examples.setdefault(reason, [])
+        kept.extend(data.examples.get(reason, [])[: 3 - len(kept)])
+    if data.error is not None:
+        report.failed[data.name] = data.error
+        async with db.transaction() as conn:
+            await _record(conn, data, "failed", data.error)
+        return
+    started = time.perf_counter()
+    tracks = _fresh(data.tracks, seen.tracks)
+    artists = _fresh(data.artists, seen.artists)
+    albums = _fresh(data.albums, seen.albums)
+    entries = entry_rows(data.entries) if playlists else []
+    async with db.transaction() as conn:
+        await _write_catalogue(conn, tracks, artists, albums)
+        if playlists:
+            await _write_playlists(conn, data, entries, rewrite)
+        detail = (
+            f"{len(data.playlists)} playlists, {len(entries)} entries, {len(tracks)} new tracks; "
+            f"num_tracks mismatches: {data.num_tracks_mismatch}"
+        )
+        await _record(conn, data, "done", detail)
+    report.ingested.append(data.name)
+    report.playlists += len(data.playlists)
+    report.entries_read += data.entries_read
+    report.entries += len(entries)
+    report.tracks_new += len(tracks)
+    report.artists_new += len(artists)
+    report.albums_new += len(albums)
+    report.num_tracks_mismatch += data.num_tracks_mismatch
+    report.renumbered += data.renumbered
+    report.slices.append(
+        SliceStats(
+            data.name,
+            data.size,
+            len(data.playlists),
+            len(entries),
+            len(tracks),
+            len(artists),
+            len(albums),
+            time.perf_counter() - started,
+        )
+    )
+
+
+async def _write_catalogue(
+    conn: AsyncConnection, tracks: list[tuple], artists: list[tuple], albums: list[tuple]
+) -> None:
+    """Insert-if-absent: the MPD never overwrites what another source stored."""
+    artist_rows = []
+    for artist_id, name in artists:
+        clipped = clip_name(name)
+        artist_rows.append((artist_id, clipped, norm_name(clipped), False, SOURCE))
+    await upsert(
+        conn,
+        artist,
+        artist_rows,
+        columns=("artist_id", "name", "name_norm", "name_keyed", "source"),
+        merge="ignore",
+    )
+    album_rows = [(a, clip_name(n) if n else None, SOURCE) for a, n in albums]
+    await upsert(conn, album, album_rows, columns=("album_id", "name", "source"), merge="ignore")
+    track_rows = []
+    for track_id, name, album_id, duration, _ in tracks:
+        clipped = clip_name(name)
+        track_rows.append((track_id, clipped, norm_name(clipped), album_id, duration, SOURCE))
+    await upsert(
+        conn,
+        track,
+        track_rows,
+        columns=("track_id", "name", "name_norm", "album_id", "duration_ms", "source"),
+        merge="ignore",
+    )
+    links = [(t[4], t[0], 0) for t in tracks if t[4] is not None]
+    await upsert(
+        conn, artist_track, links, columns=("artist_id", "track_id", "position"), merge="ignore"
+    )
+
+
+async def _write_playlists(
+    conn: AsyncConnection, data: SliceData, entries: list[tuple], rewrite: bool
+) -> None:
+    if rewrite:  # a slice seen before (failed, or changed on disk): drop its old entries
+        ids = [p[0] for p in data.playlists]
+        await conn.execute(playlist_track.delete().where(playlist_track.c.playlist_id.in_(ids)))
+    rows = [(p[0], clip_name(p[1]) if p[1] else None, *p[2:], SOURCE) for p in data.playlists]
+    await upsert(
+        conn,
+        playlist,
+        rows,
+        columns=(
+            "playlist_id",
+            "name",
+            "description",
+            "num_followers",
+            "modified_at",
+            "collaborative",
+            "source",
+        ),
+        merge="overwrite",
+    )
+    await upsert(
+        conn,
+        playlist_track,
+        entries,
+        columns=("playlist_id", "position", "track_id"),
+        merge="overwrite",
+        chunk=10_000,
+    )
+
+
+async def _record(conn: AsyncConnection, data: SliceData, status: str, detail: str) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    row = (data.name[:255], KIND, data.size, status, data.entries_read, detail, now)
+    await upsert(
+        conn,
+        source_file,
+        [row],
+        columns=("name", "kind", "size_bytes", "status", "rows_read", "detail", "finished_at"),
+        merge="overwrite",
+    )
