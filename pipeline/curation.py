@@ -20,7 +20,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sql.database import Database
+from sql.frames import track_frame
+
 POPULARITY_SOURCES = ("track", "album", "unknown")
+
+
+async def curate_catalogue(db: Database, filters: CurationFilters) -> CurationResult:
+    """Load the whole catalogue (`sql.frames.track_frame`) and curate it."""
+    async with db.connection() as conn:
+        frame = await track_frame(conn)
+    return curate(frame, filters)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
@@ -10,7 +12,13 @@ from sql import catalogue
 from sql.migrate import schema_revision
 
 
-def stats(as_json: JsonFlag = False) -> None:
+def stats(
+    as_json: JsonFlag = False,
+    curation: Annotated[
+        bool,
+        typer.Option("--curation", help="Also show the curation funnel (rows in/out per filter)."),
+    ] = False,
+) -> None:
     """Rows per table, the database engine and its location (password masked)."""
     config = settings()
 
@@ -18,13 +26,19 @@ def stats(as_json: JsonFlag = False) -> None:
         async with open_database(config) as db:
             async with db.connection() as conn:
                 counts = await catalogue.counts(conn)
-            return {
+            result = {
                 "engine": db.dialect,
                 "location": db.location,
                 "url": db.masked_url,
                 "revision": await schema_revision(db),
                 "counts": counts,
             }
+            if curation:  # imported here: pandas is slow to load for the plain counts
+                from pipeline.curation import CurationFilters, curate_catalogue
+
+                filters = CurationFilters.from_settings(config)
+                result["curation"] = (await curate_catalogue(db, filters)).to_dict()
+            return result
 
     def render(r: dict) -> None:
         console.print(f"[bold]{r['engine']}[/] at {r['location']} (schema {r['revision']})")
@@ -32,6 +46,10 @@ def stats(as_json: JsonFlag = False) -> None:
         for name, count in r["counts"].items():
             table.add_row(name, f"{count:,}")
         console.print(table)
+        if "curation" in r:
+            from bot.cli.eda import render_funnel
+
+            render_funnel(r["curation"])
 
     emit(run(body()), as_json, render)
 
