@@ -236,7 +236,9 @@ class _Run:
             else:
                 for one in chunk:
                     obj = outcome.get(one)
-                    if obj is None:
+                    if isinstance(obj, Exception):
+                        buffer.outcomes.append(self._failed(one, obj))
+                    elif obj is None:
                         buffer.outcomes.append(
                             Outcome(one, NOT_FOUND, f"Spotify has no such {name[:-1]}")
                         )
@@ -259,11 +261,11 @@ class _Run:
                         ]
                         continue
                     for one in chunk:
-                        row = (
-                            shapes.feature_row(outcome[one], one, "spotify")
-                            if outcome.get(one)
-                            else None
-                        )
+                        obj = outcome.get(one)
+                        if isinstance(obj, Exception):
+                            buffer.outcomes.append(self._failed(one, obj))
+                            continue
+                        row = shapes.feature_row(obj, one, "spotify") if obj else None
                         if row:
                             buffer.rows.features.append(row)
                             buffer.outcomes.append(Outcome(one, FETCHED))
@@ -302,6 +304,9 @@ class _Run:
                     )
             if len(buffer.outcomes) >= self.flush_every:
                 await self._flush("features", buffer, summary)
+
+    def _failed(self, one: str, error: Exception) -> Outcome:
+        return Outcome(one, FAILED, str(error), self._later(RETRY_FAILED))
 
     @staticmethod
     def _later(delay: timedelta) -> datetime:

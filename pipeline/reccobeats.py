@@ -86,7 +86,11 @@ class ReccoBeatsClient:
         return f"ReccoBeatsClient({self._settings['base_url']!r})"
 
     async def __aenter__(self) -> ReccoBeatsClient:
-        await self.open()
+        try:
+            await self.open()
+        except BaseException:
+            await self.close()  # e.g. a persisted cool-down: leave no session open
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from pipeline import links
 from pipeline.links import FreeText, LinkError, ShortLink, SpotifyRef
 from pipeline.spotify.errors import SpotifyNotConfigured
-from sql import catalogue
+from sql import catalogue, enrichment_state
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.schema import album, artist, artist_track, playlist, track
@@ -180,6 +180,12 @@ async def _artist(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution
         name = await conn.scalar(select(artist.c.name).where(artist.c.artist_id == ref.id))
         ids = await artist_track_ids(conn, ref.id, limit)
         genres = (await catalogue.artist_genres(conn, [ref.id])).get(ref.id, [])
+        settled = await enrichment_state.outcomes(conn, "artist", "details", [ref.id])
+    if name is not None and not genres and spotify is not None and ref.id not in settled:
+        from pipeline.lookup import lookup_artist  # known by name only: ask for its genres
+
+        looked = await lookup_artist(db, ref.id, spotify=spotify)
+        genres = looked.genres if looked else genres
     if name is not None:
         note = None if ids else f"the catalogue has no tracks by {name}"
         return Resolution("artist", ref.uri, ref.id, ids, name=name, genres=genres, note=note)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, not_, or_, select
+from sqlalchemy import and_, exists, func, literal_column, not_, or_, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -158,7 +158,7 @@ async def record(
         new = stmt.inserted
     values = {
         "status": new.status,
-        "attempts": enrichment.c.attempts + 1,
+        "attempts": enrichment.c.attempts + literal_column("1"),  # no bound parameter: executemany
         "last_attempt_at": new.last_attempt_at,
         "retry_after": new.retry_after,
         "reason": new.reason,

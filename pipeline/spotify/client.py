@@ -25,6 +25,7 @@ from pipeline.spotify.errors import (
     SpotifyCoolingDown,
     SpotifyError,
     SpotifyForbidden,
+    SpotifyUnavailable,
 )
 from pipeline.spotify.limits import RateGate
 from pipeline.spotify.state import MemoryState, ServiceState, utcnow
@@ -45,7 +46,8 @@ OPTIONAL_FIELDS = {
     "albums": ("popularity", "label"),
 }
 SERVICE = "spotify"
-Result = dict[str, dict | None]
+ISOLATE_GIVE_UP = 3
+Result = dict[str, dict | None]  # a value may also be a SpotifyError (that id failed)
 Outcome = Result | SpotifyError
 
 
@@ -93,7 +95,11 @@ class SpotifyClient:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> SpotifyClient:
-        await self.open()
+        try:
+            await self.open()
+        except BaseException:
+            await self.close()  # e.g. a persisted cool-down: leave no session open
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -269,7 +275,9 @@ class SpotifyClient:
                     return await self._batch(kind, ids)
                 except SpotifyForbidden:  # the app lost batch access mid-run
                     await self._learn_mode(kind, "single")
-                    return await self._singles(kind, ids)
+                    return await self._isolate(kind, ids)
+                except SpotifyUnavailable:  # one bad id can sink a batch: find it
+                    return await self._isolate(kind, ids)
             return await self._single(kind, ids[0])
         except SpotifyForbidden:
             await self._learn_mode(kind, "forbidden")
@@ -279,12 +287,25 @@ class SpotifyClient:
         except SpotifyError as error:
             return error
 
-    async def _singles(self, kind: str, ids: list[str]) -> Outcome:
-        found: Result = {}
+    async def _isolate(self, kind: str, ids: list[str]) -> Outcome:
+        """One id at a time, each failure kept with its id. Three failures in a row mean
+        an outage, not a bad id: the rest fail alike without more requests."""
+        found: dict[str, dict | SpotifyError | None] = {}
+        streak = 0
+        last: SpotifyError | None = None
         for one in ids:
-            result = await self._single(kind, one)
-            found.update(result)
-        return found
+            if streak >= ISOLATE_GIVE_UP and last is not None:
+                found[one] = last
+                continue
+            try:
+                found.update(await self._single(kind, one))
+                streak = 0
+            except (SpotifyCoolingDown, SpotifyAuthError, SpotifyForbidden):
+                raise
+            except SpotifyError as failure:
+                found[one] = last = failure
+                streak += 1
+        return found  # type: ignore[return-value]
 
     async def _batch(self, kind: str, ids: list[str]) -> Result:
         key = kind

@@ -8,6 +8,7 @@ Used by the Spotify client and, without a token, by the ReccoBeats client.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections import Counter
@@ -109,6 +110,7 @@ class Transport:
         self.errors = errors
         self.stats = Stats()
         self._stopped: tuple[datetime, str] | None = None
+        self._stop_lock = asyncio.Lock()
         self._checked_persisted = False
 
     def __repr__(self) -> str:
@@ -130,12 +132,18 @@ class Transport:
             raise self.errors.cooling(self._stopped[0], self._stopped[1])
 
     async def _stop(self, seconds: float, reason: str) -> None:
-        until = utcnow() + timedelta(seconds=seconds)
-        self._stopped = (until, reason)
-        self.gate.cooldown.extend(seconds)
-        await self.state.stop_until(until, reason)
-        log.warning("%s asked to stop until %s (%s)", self.service, until.isoformat(), reason)
-        raise self.errors.cooling(until, reason)
+        """Stop everyone, persist until when (first reason wins), raise the cooling error."""
+        self.gate.cooldown.extend(seconds)  # nothing is sent from now on
+        async with self._stop_lock:
+            if self._stopped is None or self._stopped[0] <= utcnow():
+                until = utcnow() + timedelta(seconds=seconds)
+                # shielded: a sibling request's error must not cancel the write
+                await asyncio.shield(self.state.stop_until(until, reason))
+                self._stopped = (until, reason)
+                log.warning(
+                    "%s asked to stop until %s (%s)", self.service, until.isoformat(), reason
+                )
+        raise self.errors.cooling(*self._stopped)
 
     # --- one request ---------------------------------------------------------------------------
 

@@ -52,7 +52,13 @@ class FakeReccoBeats:
     async def _features(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
         response = await self._answer(request, self.requests)
-        self.counts[response.status] += 1
+        fault = self.faults.pick(self.requests)
+        label = (
+            fault
+            if fault in ("malformed", "timeout") and response.status == 200
+            else response.status
+        )
+        self.counts[label] += 1
         return response
 
     async def _answer(self, request: web.Request, number: int) -> web.StreamResponse:

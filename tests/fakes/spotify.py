@@ -353,7 +353,13 @@ class FakeSpotify:
             self.on_request(number)
         endpoint = self._endpoint(request)
         response = await self._answer(request, number, endpoint)
-        self.counts[(endpoint, response.status)] += 1
+        fault = self.faults.pick(number)
+        label = (
+            fault
+            if fault in ("malformed", "timeout") and response.status == 200
+            else response.status
+        )
+        self.counts[(endpoint, label)] += 1  # a stalled or broken 200 is not an answer
         return response
 
     def _endpoint(self, request: web.Request) -> str:
