@@ -347,7 +347,7 @@ async def test_enrich_command(tmp_path: Path) -> None:
     await init_schema(db)
     u = make_universe(200, unknown=2, seed=8)
     await load(db, u)
-    async with services(u, "development", faults={"503": 31}) as (sp, rb):
+    async with services(u, "development") as (sp, rb):
         env = {
             "TUNECLUSTER_DATABASE_URL": url,
             "TUNECLUSTER_SPOTIFY_CLIENT_ID": CLIENT_ID,

@@ -1,10 +1,15 @@
 """One shared pace and one shared pause for every request to a service.
 
-The pace is aiolimiter's leaky bucket with a capacity of one request, so requests are
-spaced at least 1/rate apart and no window of any length ever sees a burst; a small
-headroom keeps network jitter from pushing arrivals over the server's count. The pause
-(the cool-down after a 429) is shared too: when one request learns that the service
-wants a break, every other request waits for the same moment before it is sent.
+The pace is a schedule of send slots on an absolute timeline, 1/rate apart (the
+"virtual scheduling" form of GCRA): a request reserves the next free slot and sleeps
+until it. Not aiolimiter: its leaky bucket with a capacity of one loses each timer's
+overshoot (measured 80 % of the allowed rate at 100 requests/s on this machine), and a
+larger capacity allows bursts that break a sliding-window count such as Spotify's. A
+slot schedule keeps both: late wake-ups do not push later slots back, and idle time
+earns no burst. A small headroom keeps network jitter from pushing arrivals over the
+server's count. The pause (the cool-down after a 429) is shared too: when one request
+learns that the service wants a break, every other request waits for the same moment
+before it is sent.
 """
 
 from __future__ import annotations
@@ -13,8 +18,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
-from aiolimiter import AsyncLimiter
 
 HEADROOM = 0.97
 
@@ -46,6 +49,21 @@ class Cooldown:
         return slept
 
 
+class Pacer:
+    """Send slots 1/rate apart; `acquire` reserves the next one and waits for it."""
+
+    def __init__(self, requests_per_second: float) -> None:
+        self.interval = 1.0 / requests_per_second
+        self._next = 0.0
+
+    async def acquire(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval  # reserved before sleeping: no await in between
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
 class RateGate:
     """The limiter, the cool-down and the bound on requests in flight, shared by all."""
 
@@ -53,7 +71,7 @@ class RateGate:
         if requests_per_second <= 0 or concurrency < 1:
             raise ValueError("the rate must be positive and the concurrency at least 1")
         self.rate = requests_per_second * headroom
-        self.limiter = AsyncLimiter(1, 1.0 / self.rate)
+        self.limiter = Pacer(self.rate)
         self.in_flight = asyncio.Semaphore(concurrency)
         self.cooldown = Cooldown()
         self.waited = 0.0  # seconds spent waiting on the pace or a cool-down
