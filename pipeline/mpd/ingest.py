@@ -269,8 +269,8 @@ async def _land(
         if playlists:
             await _write_playlists(conn, data, entries, rewrite)
         detail = (
-            f"{len(data.playlists)} playlists, {len(entries)} entries, {len(tracks)} new tracks; "
-            f"num_tracks mismatches: {data.num_tracks_mismatch}"
+            f"{len(data.playlists)} playlists, {len(entries)} entries, {data.distinct_tracks} "
+            f"distinct tracks; num_tracks mismatches: {data.num_tracks_mismatch}"
         )
         await _record(conn, data, "done", detail)
     report.ingested.append(data.name)

@@ -42,6 +42,7 @@ class SliceData:
     skipped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     entries_read: int = 0
+    distinct_tracks: int = 0  # in this slice, including those sent with earlier slices
     num_tracks_mismatch: int = 0
     renumbered: int = 0
 
@@ -236,6 +237,7 @@ def _extract(
             playlist_id = f"mpd:{playlist.pid}"
             data.entries.append((playlist_id, "".join(ids)))
             data.playlists.append(_playlist_row(playlist_id, playlist))
+    data.distinct_tracks = len(tracks)
     data.tracks = [row for row in tracks.values() if row is not None]
     data.artists = list(artists.values())
     data.albums = list(albums.values())
