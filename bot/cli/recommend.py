@@ -1,0 +1,150 @@
+"""`tunecluster recommend` and `tunecluster genres`, against the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
+from bot.services import genres as genres_service
+from bot.services import recommend as recommend_service
+from bot.settings import Settings
+from recommender.serving import STRATEGIES, Recommender
+from recommender.taxonomy import display
+from sql.database import Database
+
+TRACK_URL = "https://open.spotify.com/track/"
+DEMO_PREFIX = "0DEMO"  # generated demo ids: no Spotify link
+
+Text = Annotated[
+    str, typer.Argument(metavar="LINK-OR-QUERY", help="Spotify link, URI, id or a name.")
+]
+
+
+@asynccontextmanager
+async def _clients(config: Settings, db: Database) -> AsyncIterator[tuple[Any, Any]]:
+    """Spotify (and ReccoBeats) only when credentials exist: catalogue-only otherwise."""
+    if not config.spotify_configured:
+        yield None, None
+        return
+    from bot.clients import open_clients
+
+    async with open_clients(config, db) as clients:
+        yield clients
+
+
+def recommend(
+    text: Text,
+    n: Annotated[int, typer.Option("-n", "--number", min=1, max=50, help="How many picks.")] = 5,
+    strategy: Annotated[
+        str | None,
+        typer.Option("--strategy", help=f"{' or '.join(STRATEGIES)} (default: the setting)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recommend tracks like LINK-OR-QUERY, each with why it was picked."""
+    config = settings()
+    options = recommend_service.RecommendSettings.from_settings(config)
+
+    async def body() -> dict[str, Any]:
+        async with open_database(config) as db, _clients(config, db) as (spotify, recco):
+            result = await recommend_service.recommend(
+                db,
+                Recommender(options.models_dir),
+                text,
+                options,
+                n=n,
+                strategy=strategy,
+                spotify=spotify,
+                reccobeats=recco,
+            )
+            return result.to_dict()
+
+    emit(run(body()), as_json, _render_recommendation)
+
+
+def genres(text: Text, as_json: JsonFlag = False) -> None:
+    """Show how LINK-OR-QUERY is filed: its artists' genres, their buckets, its clusters."""
+    config = settings()
+
+    async def body() -> dict[str, Any]:
+        async with open_database(config) as db, _clients(config, db) as (spotify, recco):
+            return await genres_service.genres(
+                db,
+                Recommender(config.models_dir),
+                text,
+                genre_map_file=config.genre_map_file,
+                spotify=spotify,
+                reccobeats=recco,
+            )
+
+    emit(run(body()), as_json, _render_genres)
+
+
+def _title(track: dict[str, Any]) -> str:
+    by = f" by {', '.join(track['artists'])}" if track["artists"] else ""
+    return f"“{track['name']}”{by}"
+
+
+def _render_recommendation(r: dict[str, Any]) -> None:
+    placed = ", ".join(
+        f"{display(p['bucket'])} (cluster {p['cluster']}, {p['cluster_size']:,} tracks)"
+        for p in r["placements"]
+    )
+    console.print(f"{_title(r['track'])}: {placed}", highlight=False)
+    if r["unmodelled_buckets"]:
+        console.print(f"no model for: {', '.join(map(display, r['unmodelled_buckets']))}")
+    if not r["picks"]:
+        console.print("no pick left after the exclusions")
+        return
+    table = Table("#", "pick", "bucket·cluster", "dist.", "input → pick", box=None)
+    for i, pick in enumerate(r["picks"], start=1):
+        close = "\n".join(
+            f"{s['feature']} {_value(s['input'])}→{_value(s['pick'])}" for s in pick["similar"]
+        )
+        link = (
+            "" if pick["track_id"].startswith(DEMO_PREFIX) else f"\n{TRACK_URL}{pick['track_id']}"
+        )
+        table.add_row(
+            str(i),
+            f"{_title(pick)}{link}",
+            f"{display(pick['bucket'])}·{pick['cluster']}",
+            f"{pick['distance']:.2f}",
+            close,
+        )
+    console.print(table)
+    console.print(f"strategy {r['strategy']}, model {r['model_version']}", style="dim")
+
+
+def _value(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:.0f}" if abs(value) >= 20 else f"{value:.2f}"
+
+
+def _render_genres(r: dict[str, Any]) -> None:
+    console.print(_title(r["track"]), highlight=False)
+    if not r["genres"]:
+        console.print("its artists carry no genre: it is in no bucket")
+    table = Table("genre", "buckets", box=None)
+    for g in r["genres"]:
+        table.add_row(g["genre"], ", ".join(map(display, g["buckets"])))
+    console.print(table)
+    if r["buckets"]:
+        console.print(f"buckets: {', '.join(map(display, r['buckets']))} (rules: {r['taxonomy']})")
+    for p in r["placements"]:
+        console.print(
+            f"{display(p['bucket'])}: cluster {p['cluster']} of model {r['model_version']}"
+            f" ({p['cluster_size']:,} tracks)"
+        )
+    if r["reason"]:
+        console.print(f"not placed: {r['reason']}")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("recommend")(recommend)
+    root.command("genres")(genres)

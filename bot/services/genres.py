@@ -1,0 +1,26 @@
+"""`genres`: how a track is filed — its artists' genres, their buckets, its clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.resolver import resolve_track
+from recommender import taxonomy
+from recommender.serving import Recommender
+from sql.database import Database
+
+
+async def genres(
+    db: Database,
+    recommender: Recommender,
+    text: str,
+    *,
+    genre_map_file: Path | None = None,
+    spotify: Any = None,
+    reccobeats: Any = None,
+) -> dict[str, Any]:
+    """The filing of the track `text` names (before any training: the configured rules)."""
+    track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
+    async with db.connection() as conn:
+        return await recommender.filing(conn, track_id, taxonomy.load(genre_map_file))

@@ -1,0 +1,80 @@
+"""`recommend`: user text → catalogue track → picks with explanations → the log.
+
+The same service answers the command line and the Discord bot. Text goes through the
+resolver (a Spotify link, URI, bare id or a name query; Spotify lookups on a catalogue
+miss when credentials are configured); every pick is written to `recommendation_log`,
+which feeds the per-guild no-repeat rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.resolver import resolve_track
+from recommender.serving import Options, Recommendation, Recommender
+from sql import models
+from sql.database import Database
+
+
+@dataclass(frozen=True)
+class RecommendSettings:
+    models_dir: Path
+    strategy: str = "cluster-nearest"
+    no_repeat_days: float = 7.0
+    exclude_same_artist: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RecommendSettings:
+        return cls(
+            models_dir=Path(settings.models_dir),
+            strategy=settings.strategy,
+            no_repeat_days=settings.no_repeat_days,
+            exclude_same_artist=settings.exclude_same_artist,
+        )
+
+
+async def recommend(
+    db: Database,
+    recommender: Recommender,
+    text: str,
+    config: RecommendSettings,
+    *,
+    n: int = 5,
+    strategy: str | None = None,
+    guild_id: int | None = None,
+    user_id: int | None = None,
+    spotify: Any = None,
+    reccobeats: Any = None,
+    log: bool = True,
+    rng: np.random.Generator | None = None,
+) -> Recommendation:
+    """Resolve `text`, recommend `n` tracks and log them (one line errors otherwise)."""
+    track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
+    options = Options(
+        n=n,
+        strategy=strategy or config.strategy,
+        guild_id=guild_id,
+        no_repeat_days=config.no_repeat_days,
+        exclude_same_artist=config.exclude_same_artist,
+    )
+    async with db.connection() as conn:
+        result = await recommender.recommend(conn, track_id, options, rng=rng)
+    if log and result.picks:
+        rows = [
+            {
+                "guild_id": guild_id,
+                "user_id": user_id,
+                "input_track_id": track_id,
+                "pick_track_id": pick.track_id,
+                "bucket": pick.bucket,
+                "strategy": result.strategy,
+            }
+            for pick in result.picks
+        ]
+        async with db.transaction() as conn:
+            await models.log_recommendations(conn, rows)
+    return result

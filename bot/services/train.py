@@ -1,0 +1,273 @@
+"""Training end to end: curate → fit (in a worker process) → write assignments → activate.
+
+The version row says `training` while its rows are written; the bundle lands on disk
+before any assignment; only when every assignment is in the database is the row marked
+`ready` and `app_state` switched (one statement). Any failure on the way marks the
+version `failed` with its reason, removes what it wrote and leaves the previous version
+serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.curation import CurationFilters, curate
+from recommender import bundle as bundles
+from recommender import features as feature_plans
+from recommender import taxonomy as taxonomies
+from recommender import versions
+from recommender.bundle import Bundle
+from recommender.training import FitResult, TrainingConfig, TrainingData, fit, prepare
+from sql import frames, models
+from sql.database import Database
+from sql.errors import TuneclusterError
+
+Progress = Callable[[str, int, int], None]
+WRITE_TRANSACTION = 50_000
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The settings training reads, as plain values."""
+
+    models_dir: Path
+    models_keep: int = 3
+    features: tuple[str, ...] = ()
+    genre_map_file: Path | None = None
+    seed: int = 42
+    k_min: int = 2
+    k_max: int = 24
+    curation: CurationFilters = field(default_factory=CurationFilters)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> TrainSettings:
+        return cls(
+            models_dir=Path(settings.models_dir),
+            models_keep=settings.models_keep,
+            features=tuple(settings.features),
+            genre_map_file=settings.genre_map_file,
+            seed=settings.seed,
+            k_min=settings.k_min,
+            k_max=settings.k_max,
+            curation=CurationFilters.from_settings(settings),
+        )
+
+
+@dataclass
+class TrainReport:
+    version: str
+    activated: bool
+    previous: str | None
+    pruned: list[str]
+    meta: dict[str, Any]
+    assignments: int
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "activated": self.activated,
+            "previous": self.previous,
+            "pruned": self.pruned,
+            "assignments": self.assignments,
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+            **{k: v for k, v in self.meta.items() if k not in ("version", "seconds")},
+        }
+
+
+def _step(progress: Progress | None, what: str, done: int = 0, total: int = 1) -> None:
+    if progress is not None:
+        progress(what, done, total)
+
+
+async def train(
+    db: Database,
+    config: TrainSettings,
+    *,
+    activate: bool = True,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> TrainReport:
+    """Train a new version from the catalogue and (by default) make it serve."""
+    if config.k_min > config.k_max:
+        raise TuneclusterError(f"k_min ({config.k_min}) is larger than k_max ({config.k_max})")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    taxonomy = taxonomies.load(config.genre_map_file)
+    _step(progress, "reading the catalogue")
+    async with db.connection() as conn:
+        tracks = await frames.track_frame(conn)
+        genres = await frames.track_genres_frame(conn)
+    timings["read"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    _step(progress, "curating")
+    if tracks.empty:
+        raise TuneclusterError(
+            "the catalogue is empty: import a dataset first (tunecluster import)"
+        )
+    plan = feature_plans.plan_features(tracks, config.features)
+    curated = curate(tracks, replace(config.curation, features=plan.required))
+    data = prepare(curated.frame, genres, taxonomy, plan)
+    if not data.members:
+        raise TuneclusterError(
+            f"no curated track has both audio features and a genre ({curated.rows_out} curated"
+            " tracks): enrich artist genres or relax the curation settings"
+        )
+    timings["curate"] = time.perf_counter() - clock
+
+    version = bundles.new_version(curated.fingerprint)
+    path = bundles.bundle_dir(config.models_dir, version)
+    async with db.transaction() as conn:
+        await models.insert_model_version(
+            conn, version, fingerprint=curated.fingerprint, path=str(path)
+        )
+    try:
+        meta = _meta(version, curated.to_dict(), data, taxonomy, config)
+        training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
+        _step(progress, f"fitting {len(data.members)} buckets (worker process)")
+        clock = time.perf_counter()
+        result = await _in_worker(
+            executor, _fit_and_save, data, training, taxonomy, meta, config.models_dir
+        )
+        timings["fit"] = time.perf_counter() - clock
+        meta = result["meta"]
+
+        clock = time.perf_counter()
+        written = await _write(db, version, data, result["fit"], progress)
+        timings["write"] = time.perf_counter() - clock
+        meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+        bundles.write_meta(config.models_dir, version, meta)
+        async with db.transaction() as conn:
+            await models.finish_model_version(conn, version, status="ready", meta=meta)
+    except BaseException as error:
+        await versions.discard(db, config.models_dir, version, _reason(error))
+        raise
+
+    previous = None
+    if activate:
+        clock = time.perf_counter()
+        switched = await versions.activate(db, config.models_dir, version)
+        previous = switched.previous
+        timings["activate"] = time.perf_counter() - clock
+    pruned = await versions.prune(db, config.models_dir, config.models_keep)
+    return TrainReport(version, activate, previous, pruned, meta, written, timings)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    return f"{type(error).__name__}: {error}".splitlines()[0]
+
+
+def _meta(
+    version: str,
+    curation: dict[str, Any],
+    data: TrainingData,
+    taxonomy: taxonomies.Taxonomy,
+    config: TrainSettings,
+) -> dict[str, Any]:
+    return {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fingerprint": curation["fingerprint"],
+        "features": data.plan.to_dict(),
+        "taxonomy": {"source": taxonomy.source, "buckets": list(taxonomy.all_buckets)},
+        "settings": {
+            "seed": config.seed,
+            "k_min": config.k_min,
+            "k_max": config.k_max,
+            "models_keep": config.models_keep,
+        },
+        "curation": curation,
+        "data": data.report,
+    }
+
+
+async def _in_worker(executor: Executor | None, function, *args):
+    """Run CPU work in a process pool (a fresh one-worker pool unless one is given)."""
+    loop = asyncio.get_running_loop()
+    if executor is not None:
+        return await loop.run_in_executor(executor, function, *args)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return await loop.run_in_executor(pool, function, *args)
+
+
+def _fit_and_save(
+    data: TrainingData,
+    training: TrainingConfig,
+    taxonomy: taxonomies.Taxonomy,
+    meta: dict[str, Any],
+    models_dir: Path,
+) -> dict[str, Any]:
+    """Worker side: fit every bucket and write the bundle; returns assignments + meta."""
+    result = fit(data, training)
+    meta = {
+        **meta,
+        "training": {**training.to_dict(), "fit_seconds": round(result.seconds, 3)},
+        "buckets": {b: m.summary() for b, m in result.models.items()},
+    }
+    bundles.save(Bundle(meta["version"], taxonomy, data.plan, result.models, meta), models_dir)
+    light = FitResult(models={}, assignments=result.assignments, seconds=result.seconds)
+    return {"fit": light, "meta": meta}
+
+
+async def _write(
+    db: Database, version: str, data: TrainingData, result: FitResult, progress: Progress | None
+) -> int:
+    """Clusters and every assignment, in big batches (several transactions)."""
+    total = sum(len(a.rows) for a in result.assignments)
+    sizes = [
+        (a.bucket, int(c), int(n))
+        for a in result.assignments
+        for c, n in enumerate(np.bincount(a.cluster.astype(np.int64)))
+    ]
+    async with db.transaction() as conn:
+        await models.write_clusters(conn, version, sizes)
+    done = 0
+    _step(progress, "writing cluster assignments", 0, total)
+    for assignment in result.assignments:
+        ids = data.track_ids[assignment.rows]
+        rows = list(
+            zip(
+                [version] * len(ids),
+                [assignment.bucket] * len(ids),
+                assignment.cluster.tolist(),
+                assignment.position.tolist(),
+                ids.tolist(),
+                strict=True,
+            )
+        )
+        for start in range(0, len(rows), WRITE_TRANSACTION):
+            batch = rows[start : start + WRITE_TRANSACTION]
+            async with db.transaction() as conn:
+                await models.write_assignments(conn, batch)
+            done += len(batch)
+            _step(progress, "writing cluster assignments", done, total)
+    return done
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+
+async def activate(db: Database, models_dir: Path, version: str) -> versions.Activation:
+    """Roll back (or forward) to a kept version."""
+    return await versions.activate(db, models_dir, version)
+
+
+async def list_versions(db: Database) -> list[dict[str, Any]]:
+    async with db.connection() as conn:
+        rows = await models.list_model_versions(conn)
+        active = await models.active_version(conn)
+    return [{**r, "active": r["version"] == active} for r in rows]

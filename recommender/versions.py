@@ -1,0 +1,75 @@
+"""Activating, rolling back and pruning model versions.
+
+A version may serve only when its bundle is on disk and its `model_version` row says
+`ready` (every assignment written). Activation then switches `app_state` in one
+statement, together with the genre → bucket table of its taxonomy; a failure anywhere
+before leaves the previous version serving. Pruning keeps the newest `keep` ready
+versions plus the active one, removing the others' bundles and database rows; a failed
+version's rows and files are removed when it fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from recommender import bundle as bundles
+from sql import models
+from sql.database import Database
+from sql.errors import TuneclusterError
+from sql.schema import genre
+
+
+class VersionError(TuneclusterError):
+    """A version that cannot be activated (unknown, not ready, bundle missing)."""
+
+
+@dataclass(frozen=True)
+class Activation:
+    version: str
+    previous: str | None
+    genres_mapped: int
+
+
+async def activate(db: Database, models_dir: Path, version: str) -> Activation:
+    """Make `version` the one serving, after checking it is complete."""
+    async with db.connection() as conn:
+        row = await models.get_model_version(conn, version)
+        previous = await models.active_version(conn)
+    if row is None:
+        raise VersionError(f"no model version {version!r} (see `tunecluster train --list`)")
+    if row["status"] != "ready":
+        raise VersionError(
+            f"model version {version} is {row['status']}, not ready: it cannot serve"
+        )
+    loaded = bundles.load(models_dir, version)  # raises a one-line BundleError if missing
+    async with db.transaction() as conn:
+        names = list((await conn.execute(select(genre.c.name))).scalars())
+        mapped = await models.replace_genre_buckets(conn, loaded.taxonomy.mapping(names))
+        await models.set_active_version(conn, version)
+    return Activation(version, previous, mapped)
+
+
+async def prune(db: Database, models_dir: Path, keep: int) -> list[str]:
+    """Remove versions beyond the newest `keep` ready ones (never the active one)."""
+    async with db.connection() as conn:
+        rows = await models.list_model_versions(conn)
+        active = await models.active_version(conn)
+    ready = [r["version"] for r in rows if r["status"] == "ready"]  # newest first
+    doomed = [v for v in ready[keep:] if v != active]
+    for version in doomed:
+        async with db.transaction() as conn:
+            await models.delete_version_rows(conn, version)
+            await models.set_model_status(conn, version, "pruned")
+        bundles.remove(models_dir, version)
+    return doomed
+
+
+async def discard(db: Database, models_dir: Path, version: str, error: str) -> None:
+    """Record a failed version and remove what it had written (best effort)."""
+    async with db.transaction() as conn:
+        await models.delete_version_rows(conn, version)
+        await models.finish_model_version(conn, version, status="failed", error=error)
+    bundles.remove(models_dir, version)

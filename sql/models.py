@@ -1,0 +1,256 @@
+"""Model versions, the active model, cluster assignments and the recommendation log.
+
+A version's rows are written while it is `training`; only when its bundle and every
+assignment are in place is it marked `ready`, and activation is a single statement on
+`app_state`, so serving never reads a half-written model. The reads serving makes on
+every request live in `sql.picks`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, func, insert, select, update
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sql.schema import (
+    app_state,
+    cluster,
+    genre,
+    genre_bucket,
+    model_version,
+    recommendation_log,
+    track_cluster,
+)
+from sql.upsert import chunked
+
+ACTIVE_KEY = "active_model"
+ASSIGNMENT_CHUNK = 5000
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the way timestamps are stored."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# --- model versions -----------------------------------------------------------------------------
+
+
+async def insert_model_version(
+    conn: AsyncConnection, version: str, *, fingerprint: str, path: str
+) -> None:
+    await conn.execute(
+        insert(model_version).values(
+            version=version,
+            status="training",
+            fingerprint=fingerprint,
+            path=path,
+            created_at=utcnow(),
+        )
+    )
+
+
+async def finish_model_version(
+    conn: AsyncConnection,
+    version: str,
+    *,
+    status: str,
+    meta: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    values: dict[str, Any] = {"status": status, "finished_at": utcnow()}
+    if meta is not None:
+        values["meta"] = json.dumps(meta, default=str)
+    if error is not None:
+        values["error"] = error[:4000]
+    await conn.execute(
+        update(model_version).where(model_version.c.version == version).values(values)
+    )
+
+
+async def set_model_status(conn: AsyncConnection, version: str, status: str) -> None:
+    await conn.execute(
+        update(model_version).where(model_version.c.version == version).values(status=status)
+    )
+
+
+async def get_model_version(conn: AsyncConnection, version: str) -> dict[str, Any] | None:
+    row = (
+        (await conn.execute(select(model_version).where(model_version.c.version == version)))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def list_model_versions(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every version, newest first, without the (large) metadata."""
+    columns = [c for c in model_version.c if c.name != "meta"]
+    query = select(*columns).order_by(
+        model_version.c.created_at.desc(), model_version.c.version.desc()
+    )
+    return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+# --- the active model ---------------------------------------------------------------------------
+
+
+async def active_version(conn: AsyncConnection) -> str | None:
+    return await conn.scalar(select(app_state.c.value).where(app_state.c.key == ACTIVE_KEY))
+
+
+async def set_active_version(conn: AsyncConnection, version: str) -> None:
+    """Switch serving to `version` in one statement."""
+    values = {"key": ACTIVE_KEY, "value": version, "updated_at": utcnow()}
+    if conn.dialect.name == "sqlite":
+        stmt = sqlite.insert(app_state).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        )
+    else:
+        stmt = mysql.insert(app_state).values(values)
+        stmt = stmt.on_duplicate_key_update(
+            value=stmt.inserted.value, updated_at=stmt.inserted.updated_at
+        )
+    await conn.execute(stmt)
+
+
+async def replace_genre_buckets(conn: AsyncConnection, mapping: dict[str, Sequence[str]]) -> int:
+    """The genre → bucket table as the active model's taxonomy files it (for people and SQL)."""
+    known = set((await conn.execute(select(genre.c.name))).scalars())
+    await conn.execute(delete(genre_bucket))
+    rows = [(g, b) for g, buckets in mapping.items() if g in known for b in dict.fromkeys(buckets)]
+    await _insert_many(conn, genre_bucket, ("genre", "bucket"), rows, ASSIGNMENT_CHUNK)
+    return len(rows)
+
+
+# --- clusters and assignments -------------------------------------------------------------------
+
+
+async def write_clusters(
+    conn: AsyncConnection, version: str, sizes: Iterable[tuple[str, int, int]]
+) -> int:
+    """Rows of (bucket, cluster, size)."""
+    rows = [(version, b, int(c), int(n)) for b, c, n in sizes]
+    await _insert_many(
+        conn, cluster, ("model_version", "bucket", "cluster", "size"), rows, ASSIGNMENT_CHUNK
+    )
+    return len(rows)
+
+
+async def write_assignments(
+    conn: AsyncConnection, rows: Sequence[tuple[str, str, int, int, str]]
+) -> int:
+    """Rows of (version, bucket, cluster, position, track_id), sent in big batches."""
+    columns = ("model_version", "bucket", "cluster", "position", "track_id")
+    await _insert_many(conn, track_cluster, columns, rows, ASSIGNMENT_CHUNK)
+    return len(rows)
+
+
+async def delete_version_rows(conn: AsyncConnection, version: str) -> int:
+    """Remove a version's assignments and clusters (a failed or pruned version)."""
+    removed = 0
+    buckets = (
+        await conn.execute(
+            select(track_cluster.c.bucket, track_cluster.c.cluster)
+            .where(track_cluster.c.model_version == version)
+            .distinct()
+        )
+    ).all()
+    for bucket, number in buckets:
+        result = await conn.execute(
+            delete(track_cluster).where(
+                and_(
+                    track_cluster.c.model_version == version,
+                    track_cluster.c.bucket == bucket,
+                    track_cluster.c.cluster == number,
+                )
+            )
+        )
+        removed += result.rowcount or 0
+    await conn.execute(delete(cluster).where(cluster.c.model_version == version))
+    return removed
+
+
+async def count_assignments(conn: AsyncConnection, version: str) -> int:
+    return int(
+        await conn.scalar(
+            select(func.count())
+            .select_from(track_cluster)
+            .where(track_cluster.c.model_version == version)
+        )
+        or 0
+    )
+
+
+async def assignments(conn: AsyncConnection, version: str) -> list[tuple[str, str, int]]:
+    """(track_id, bucket, cluster) of every assignment of a version (offline evaluation)."""
+    query = select(track_cluster.c.track_id, track_cluster.c.bucket, track_cluster.c.cluster).where(
+        track_cluster.c.model_version == version
+    )
+    return [tuple(r) for r in (await conn.execute(query)).all()]
+
+
+# --- the recommendation log -------------------------------------------------------------------------
+
+
+async def log_recommendations(
+    conn: AsyncConnection,
+    rows: Iterable[dict[str, Any]],
+) -> int:
+    """Rows of guild_id, user_id, input_track_id, pick_track_id, bucket, strategy."""
+    now = utcnow()
+    shaped = [
+        (
+            r.get("guild_id"),
+            r.get("user_id"),
+            r.get("input_track_id"),
+            r["pick_track_id"],
+            r.get("bucket"),
+            r.get("strategy"),
+            r.get("created_at") or now,
+        )
+        for r in rows
+    ]
+    columns = (
+        "guild_id",
+        "user_id",
+        "input_track_id",
+        "pick_track_id",
+        "bucket",
+        "strategy",
+        "created_at",
+    )
+    await _insert_many(conn, recommendation_log, columns, shaped, ASSIGNMENT_CHUNK)
+    return len(shaped)
+
+
+# --- bulk inserts ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    if list(compiled.positiontup or ()) != list(columns):
+        raise AssertionError(f"unexpected parameter order for {table.name}")
+    return str(compiled)
+
+
+async def _insert_many(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    chunk: int,
+) -> None:
+    """Plain INSERTs through the driver's executemany (multi-row INSERTs on aiomysql)."""
+    sql = _insert_sql(conn.dialect, table, tuple(columns))
+    for batch in chunked(rows, chunk):
+        await conn.exec_driver_sql(sql, batch)
