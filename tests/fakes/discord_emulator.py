@@ -1711,13 +1711,14 @@ class DiscordEmulator:
         return ix if ix is not None and ix.callback is not None else None
 
     async def _post_webhook(self, request: web.Request) -> web.Response:
-        """A follow-up; the first one after a type-5 defer replaces the "thinking" message."""
+        """A follow-up; the first one after a type-5 defer replaces the "thinking" message
+        (unless that was deleted: then it is a message of its own, with its own flags)."""
         ix = self._webhook_interaction(request)
         if ix is None:
             return _error_response(UNKNOWN_WEBHOOK)
         body = request[_BODY] if isinstance(request[_BODY], dict) else {}
         files = request[_FILES]
-        if ix.original is not None and ix.original["flags"] & LOADING:
+        if ix.original is not None and not ix.original_deleted and ix.original["flags"] & LOADING:
             message = self._edit_message(ix.original, body, files)
         else:
             author = self._bot_user_payload()

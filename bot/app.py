@@ -1,0 +1,123 @@
+"""The Discord bot: discord.py wiring around the plain async services.
+
+The bot owns the long-lived resources (database pool, Spotify clients, the process pool
+for training, the scheduler) and hands them to thin cogs. Discord's REST base and
+gateway come from the settings, so an API proxy or the test emulator can stand in.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.replies import send_error
+from bot.services.context import AppContext
+from bot.settings import Settings
+
+log = logging.getLogger("tunecluster.bot")
+
+COGS = (
+    "bot.cogs.recommend",
+    "bot.cogs.genres",
+    "bot.cogs.admin",
+)
+
+
+def point_discord_at(api_url: str, gateway_url: str) -> None:
+    """Send discord.py's REST calls and gateway connection to the configured URLs."""
+    discord.http.Route.BASE = api_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class TuneclusterTree(app_commands.CommandTree):
+    """Every failure a command does not handle itself ends here, as one ephemeral line."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await send_error(interaction, error)
+
+
+class TuneclusterBot(commands.Bot):
+    """A slash-command bot; it needs no privileged intents."""
+
+    def __init__(self, settings: Settings, **options) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            tree_cls=TuneclusterTree,
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        self.app: AppContext | None = None
+
+    @property
+    def context(self) -> AppContext:
+        if self.app is None:
+            raise RuntimeError("the bot has not been set up yet")
+        return self.app
+
+    async def setup_hook(self) -> None:
+        self.app = await AppContext.open(self.settings)
+        for name in COGS:
+            await self.load_extension(name)
+        await self.sync_dev_guild()
+
+    async def sync_dev_guild(self) -> None:
+        """Copy the commands to the development guild, where they show at once."""
+        guild_id = self.settings.dev_guild_id
+        if guild_id is None:
+            return
+        guild = discord.Object(id=guild_id)
+        self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        log.info("synced %d commands to the development guild %s", len(synced), guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d guilds", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        if self.app is not None:
+            await self.app.close()
+            self.app = None
+        await super().close()
+
+
+class ShardedTuneclusterBot(TuneclusterBot, commands.AutoShardedBot):
+    """The same bot, sharded (advised from about 1,000 guilds)."""
+
+
+def create_bot(settings: Settings, **options) -> TuneclusterBot:
+    point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
+    cls = ShardedTuneclusterBot if settings.sharded else TuneclusterBot
+    return cls(settings, **options)
+
+
+async def run_bot(settings: Settings) -> None:
+    """Log in and serve until stopped; a missing token fails in one line before anything."""
+    token = settings.require_discord_token()
+    async with create_bot(settings) as bot:
+        await bot.start(token)
+
+
+async def sync_global_commands(settings: Settings, guild_id: int | None = None) -> list[str]:
+    """Register the commands with Discord (globally, or in one guild): a deliberate act,
+    because global changes take up to an hour to show and count against a daily quota."""
+    token = settings.require_discord_token()
+    bot = create_bot(settings)
+    try:
+        await bot.login(token)
+        for name in COGS:
+            await bot.load_extension(name)
+        guild = discord.Object(id=guild_id) if guild_id else None
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+        return [command.name for command in synced]
+    finally:
+        await bot.close()

@@ -1,0 +1,1 @@
+"""Thin cogs: parse, defer, call a service, format. The logic lives in `bot.services`."""

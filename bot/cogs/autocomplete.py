@@ -1,0 +1,38 @@
+"""Catalogue autocomplete for the `track` options (it cannot defer: answer at once)."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from sql import catalogue
+
+log = logging.getLogger("tunecluster.bot")
+
+MIN_TYPED = 2
+LIMIT = 25  # Discord's cap on choices
+CHOICE_LENGTH = 100  # Discord's cap on a choice's name and value
+
+
+def choice_name(row: dict) -> str:
+    by = ", ".join(row["artists"]) or "unknown artist"
+    year = f" ({row['release_year']})" if row.get("release_year") else ""
+    text = f"{row['name']} — {by}{year}"
+    return text if len(text) <= CHOICE_LENGTH else text[: CHOICE_LENGTH - 1] + "…"
+
+
+async def catalogue_tracks(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Tracks whose name or artist starts with what was typed; the value is the track id."""
+    if len(current.strip()) < MIN_TYPED:
+        return []
+    try:
+        async with interaction.client.context.db.connection() as conn:  # type: ignore[attr-defined]
+            rows = await catalogue.search(conn, current, limit=LIMIT)
+    except Exception as error:  # there is no error reply to autocomplete: offer nothing
+        log.warning("autocomplete failed: %s", error)
+        return []
+    return [app_commands.Choice(name=choice_name(row), value=row["track_id"]) for row in rows]

@@ -1,0 +1,89 @@
+"""/recommend: tracks that sound like the one given, from the same genre clusters."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import TuneclusterBot
+from bot.cogs.autocomplete import catalogue_tracks
+from bot.embeds import recommendation_message
+from bot.profile_image import render_profile
+from bot.services.cards import track_cards
+from bot.services.recommend import RecommendSettings, recommend
+from recommender import taxonomy
+
+def _label(bucket: str) -> str:
+    shown = taxonomy.display(bucket)
+    return shown if shown != bucket else bucket.title()
+
+
+BUCKET_CHOICES = [
+    app_commands.Choice(name=_label(bucket), value=bucket)
+    for bucket in taxonomy.load(None).all_buckets
+]
+
+
+def _cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """Per member; the length is a setting (0 turns it off)."""
+    seconds = interaction.client.settings.recommend_cooldown_seconds  # type: ignore[attr-defined]
+    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+
+
+class Recommend(commands.Cog):
+    def __init__(self, bot: TuneclusterBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name="recommend", description="Tracks that sound like this one, from the same genres"
+    )
+    @app_commands.describe(
+        track="A Spotify track link, or a track or artist name",
+        count="How many picks (1–5)",
+        bucket="Only pick from this genre",
+    )
+    @app_commands.choices(bucket=BUCKET_CHOICES)
+    @app_commands.autocomplete(track=catalogue_tracks)
+    @app_commands.checks.dynamic_cooldown(_cooldown, key=lambda i: i.user.id)
+    async def recommend(
+        self,
+        interaction: discord.Interaction,
+        track: app_commands.Range[str, 1, 500],
+        count: app_commands.Range[int, 1, 5] = 3,
+        bucket: app_commands.Choice[str] | None = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        app = self.bot.context
+        result = await recommend(
+            app.db,
+            app.recommender,
+            track,
+            RecommendSettings.from_settings(app.settings),
+            n=count,
+            bucket=bucket.value if bucket else None,
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            spotify=app.spotify,
+            reccobeats=app.reccobeats,
+        )
+        cards = await track_cards(
+            app.db, [result.track.track_id, *(p.track_id for p in result.picks)]
+        )
+        embeds, view = recommendation_message(result, cards)
+        files = []
+        if app.settings.profile_image and result.picks and result.track.track_id in cards:
+            png = await asyncio.to_thread(
+                render_profile,
+                cards[result.track.track_id],
+                [cards[p.track_id] for p in result.picks if p.track_id in cards],
+            )
+            files.append(discord.File(io.BytesIO(png), filename="profile.png"))
+        await interaction.followup.send(embeds=embeds, view=view, files=files)
+
+
+async def setup(bot: TuneclusterBot) -> None:
+    await bot.add_cog(Recommend(bot))

@@ -1,0 +1,63 @@
+"""`/status` and `tunecluster status`: what the catalogue holds, which model serves,
+what the background jobs last did, and what Spotify allows this app right now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.spotify.client import BATCH
+from sql import catalogue, jobs, models
+from sql import enrichment_state as state
+from sql.database import Database
+
+SHOWN_TABLES = ("track", "artist", "album", "audio_features", "playlist")
+SPOTIFY_KINDS = tuple(BATCH)  # the entity types whose access mode the client learns
+
+
+async def status(db: Database, *, spotify_configured: bool) -> dict[str, Any]:
+    async with db.connection() as conn:
+        counts = await catalogue.counts(conn, SHOWN_TABLES)
+        version = await models.active_version(conn)
+        model = await models.get_model_version(conn, version) if version else None
+        runs = await jobs.last_runs(conn)
+        learned = await state.capabilities(conn, "spotify")
+        pause = await state.cooldown(conn, "spotify")
+    return {
+        "counts": counts,
+        "model": _model(model),
+        "jobs": runs,
+        "spotify": _spotify(spotify_configured, learned, pause),
+    }
+
+
+def _model(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    since = row.get("finished_at") or row.get("created_at")
+    age = _age(since) if isinstance(since, datetime) else "unknown"
+    return {"version": row["version"], "status": row["status"], "since": since, "age": age}
+
+
+def _age(since: datetime) -> str:
+    seconds = (datetime.now(UTC).replace(tzinfo=None) - since).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(seconds, 0):.0f} s"
+
+
+def _spotify(
+    configured: bool, learned: dict[str, tuple[str, datetime]], pause: tuple[datetime, str] | None
+) -> str:
+    if not configured:
+        return "no credentials: catalogue-only mode"
+    modes = [
+        f"{kind} {learned[f'{kind}.mode'][0]}"
+        for kind in SPOTIFY_KINDS
+        if f"{kind}.mode" in learned
+    ]
+    tier = ", ".join(modes) if modes else "access not probed yet"
+    if pause and pause[0] > datetime.now(UTC).replace(tzinfo=None):
+        return f"{tier}; cooling down until {pause[0]:%Y-%m-%d %H:%M} UTC ({pause[1]})"
+    return tier
