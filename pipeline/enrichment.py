@@ -115,6 +115,10 @@ class EnrichSummary:
         }
 
 
+class _Skip(Exception):
+    """This type cannot be worked on in this run; the message says why."""
+
+
 @dataclass
 class _Buffer:
     rows: shapes.Rows = field(default_factory=shapes.Rows)
@@ -195,7 +199,11 @@ class _Run:
             if not ids:
                 break
             after = ids[-1]
-            await self._page(name, ids, summary)
+            try:
+                await self._page(name, ids, summary)
+            except _Skip as skip:
+                summary.skipped = str(skip)
+                return
 
     async def _with_popularity(self, name: str) -> bool:
         kind = {"tracks": "tracks", "albums": "albums", "artists": "artists"}.get(name)
@@ -250,15 +258,14 @@ class _Run:
 
     async def _features(self, ids: list[str], buffer: _Buffer, summary) -> None:
         fallback: list[str] = ids
+        forbidden = self.spotify is None
         if self.spotify is not None:
-            fallback = []
+            fallback, settled = [], set()
             try:
                 async for chunk, outcome in self.spotify.units("audio_features", ids):
+                    settled.update(chunk)
                     if isinstance(outcome, Exception):
-                        buffer.outcomes += [
-                            Outcome(i, FAILED, str(outcome), self._later(RETRY_FAILED))
-                            for i in chunk
-                        ]
+                        buffer.outcomes += [self._failed(i, outcome) for i in chunk]
                         continue
                     for one in chunk:
                         obj = outcome.get(one)
@@ -274,11 +281,15 @@ class _Run:
                     if len(buffer.outcomes) >= self.flush_every:
                         await self._flush("features", buffer, summary)
             except SpotifyForbidden:
-                done = {o.entity_id for o in buffer.outcomes}
-                fallback = [i for i in ids if i not in done]
+                forbidden = True
+                fallback += [i for i in ids if i not in settled]
         if not fallback:
             return
         if self.reccobeats is None:
+            if forbidden:  # nobody to ask: leave them for a run that has ReccoBeats
+                raise _Skip(
+                    "Spotify refuses audio features to this app and ReccoBeats is unavailable"
+                )
             buffer.outcomes += [
                 Outcome(i, NOT_FOUND, "Spotify has no audio features for it") for i in fallback
             ]

@@ -329,6 +329,15 @@ async def test_catalogue_only_mode_still_gets_features_from_reccobeats(db: Datab
     assert summary.types["features"].fetched == 90 and summary.types["features"].unavailable == 10
 
 
+async def test_features_wait_when_nobody_can_give_them(db: Database) -> None:
+    u = make_universe(60, seed=6)
+    await load(db, u)
+    async with services(u, "development") as (sp, rb), clients(db, sp, rb) as (spotify, _recco):
+        summary = await enrich(db, spotify=spotify, reccobeats=None, types=["features"])
+    assert summary.types["features"].skipped.startswith("Spotify refuses audio features")
+    assert await outcome_table(db, "track", "audio_features") == {}  # nothing marked, all left
+
+
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
     process = await asyncio.create_subprocess_exec(

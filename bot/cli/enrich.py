@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated
@@ -12,20 +13,23 @@ from rich.table import Table
 from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
 from bot.settings import Settings
 from pipeline.enrichment import TYPES, enrich
-from pipeline.reccobeats import ReccoBeatsClient
+from pipeline.reccobeats import ReccoBeatsClient, ReccoBeatsCoolingDown
 from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.state import DatabaseState
 from sql.database import Database
 from sql.errors import TuneclusterError
 
+log = logging.getLogger("tunecluster.enrich")
+
 
 @asynccontextmanager
 async def open_clients(
     config: Settings, db: Database
-) -> AsyncIterator[tuple[SpotifyClient | None, ReccoBeatsClient]]:
-    """The Spotify client (None without credentials) and the ReccoBeats client, built
-    from the settings, remembering capabilities and cool-downs in `db`. A running
-    persisted Spotify cool-down is raised here, before any request."""
+) -> AsyncIterator[tuple[SpotifyClient | None, ReccoBeatsClient | None]]:
+    """The Spotify client (None without credentials) and the ReccoBeats client (None
+    while it is cooling down), built from the settings, remembering capabilities and
+    cool-downs in `db`. A running persisted Spotify cool-down is raised here, before
+    any request."""
     async with AsyncExitStack() as stack:
         spotify = None
         if config.spotify_configured:
@@ -50,7 +54,11 @@ async def open_clients(
             cooldown_cap_seconds=config.spotify_cooldown_cap_seconds,
             state=DatabaseState(db, "reccobeats"),
         )
-        await stack.enter_async_context(reccobeats)
+        try:
+            await stack.enter_async_context(reccobeats)
+        except ReccoBeatsCoolingDown as stop:  # Spotify's work can still go on
+            log.warning("%s: audio features wait for the next run", stop)
+            reccobeats = None
         yield spotify, reccobeats
 
 
