@@ -65,6 +65,7 @@ class SliceStats:
     new_artists: int
     new_albums: int
     write_seconds: float
+    wait_seconds: float  # waiting for the parsers before this slice could be written
 
 
 @dataclass
@@ -179,15 +180,18 @@ async def ingest_mpd(
         progress("slices", 0, len(todo))
     parsed = _parsed(todo, playlists, workers, export_dir)
     try:
+        waiting = time.perf_counter()
         async for done, data in _enumerate(parsed):
             rewrite = data.name in known
-            await _land(db, data, seen, report, playlists=playlists, rewrite=rewrite)
+            wait = time.perf_counter() - waiting
+            await _land(db, data, seen, report, playlists=playlists, rewrite=rewrite, wait=wait)
             if progress:
                 progress("slices", done + 1, len(todo))
             if after_slice is not None:
                 outcome = after_slice(data.name)
                 if outcome is not None:
                     await outcome
+            waiting = time.perf_counter()
     finally:
         await parsed.aclose()
         report.seconds = time.perf_counter() - started
@@ -247,6 +251,7 @@ async def _land(
     *,
     playlists: bool,
     rewrite: bool,
+    wait: float = 0.0,
 ) -> None:
     """Write one parsed slice (or its failure) with its source_file record."""
     report.bytes += data.size
@@ -292,6 +297,7 @@ async def _land(
             len(artists),
             len(albums),
             time.perf_counter() - started,
+            wait,
         )
     )
 

@@ -201,6 +201,80 @@ def _tolerant(raw: bytes, data: SliceData) -> list[Playlist] | None:
     return playlists
 
 
+class _Slice:
+    """The rows of one slice while it is read: each URI is checked once, then looked up."""
+
+    def __init__(self, data: SliceData, sent: Sent | None, extracted: dict | None) -> None:
+        self.data = data
+        self.sent = sent
+        self.extracted = extracted
+        self.track_ids: dict[str | None, str | None] = {}  # track URI -> id (None: unusable)
+        self.artist_ids: dict[str | None, str | None] = {}  # artist URI -> id
+        self.album_ids: dict[str | None, str | None] = {}  # album URI -> id
+        self.tracks: list[tuple] = []
+        self.artists: list[tuple] = []
+        self.albums: list[tuple] = []
+
+    def track(self, item: Entry) -> str | None:
+        """The id of an entry's track, recording the track the first time it is seen."""
+        uri = item.track_uri
+        track_id = _id(uri, TRACK)
+        self.track_ids[uri] = track_id
+        if track_id is None:
+            if uri is not None and uri.startswith(LOCAL):
+                self.data.skip("local file entry (no Spotify id)", uri)
+            else:
+                self.data.skip("entry without a Spotify track URI", repr(uri))
+            return None
+        if self.sent is not None and track_id in self.sent.tracks:
+            return track_id  # this worker sent it with an earlier slice
+        artist_uri = item.artist_uri
+        if artist_uri in self.artist_ids:
+            artist_id = self.artist_ids[artist_uri]
+        else:
+            artist_id = self.artist_ids[artist_uri] = self._artist(artist_uri, item.artist_name)
+        if artist_id is None:
+            self.data.skip("track kept without artist (bad artist URI or name)", track_id)
+        album_uri = item.album_uri
+        if album_uri in self.album_ids:
+            album_id = self.album_ids[album_uri]
+        else:
+            album_id = self.album_ids[album_uri] = self._album(album_uri, item.album_name)
+        self.tracks.append((track_id, item.track_name or "", album_id, item.duration_ms, artist_id))
+        if self.extracted is not None:
+            self.extracted[track_id] = {
+                "track_name": item.track_name,
+                "artist_name": item.artist_name,
+                "artist_uri": artist_id,
+                "album_name": item.album_name,
+                "album_uri": album_id,
+            }
+        return track_id
+
+    def _artist(self, uri: str | None, name: str | None) -> str | None:
+        artist_id = _id(uri, ARTIST)
+        if artist_id is None or not name:
+            return None
+        if self.sent is None or artist_id not in self.sent.artists:
+            self.artists.append((artist_id, name))
+        return artist_id
+
+    def _album(self, uri: str | None, name: str | None) -> str | None:
+        album_id = _id(uri, ALBUM)
+        if album_id is not None and (self.sent is None or album_id not in self.sent.albums):
+            self.albums.append((album_id, name))
+        return album_id
+
+    def finish(self) -> None:
+        data = self.data
+        data.distinct_tracks = sum(1 for i in set(self.track_ids.values()) if i is not None)
+        data.tracks, data.artists, data.albums = self.tracks, self.artists, self.albums
+        if self.sent is not None:
+            self.sent.tracks.update(row[0] for row in self.tracks)
+            self.sent.artists.update(row[0] for row in self.artists)
+            self.sent.albums.update(row[0] for row in self.albums)
+
+
 def _extract(
     playlists: list[Playlist],
     data: SliceData,
@@ -208,10 +282,9 @@ def _extract(
     extracted: dict | None,
     sent: Sent | None,
 ) -> None:
-    tracks: dict[str, tuple | None] = {}
-    artists: dict[str, tuple] = {}
-    albums: dict[str, tuple] = {}
-    sent_tracks = sent.tracks if sent is not None else set()
+    rows = _Slice(data, sent, extracted)
+    known = rows.track_ids
+    new_track = rows.track
     for playlist in playlists:
         items = playlist.tracks
         if playlist.num_tracks != len(items):
@@ -221,14 +294,9 @@ def _extract(
         data.entries_read += len(items)
         for item in items:
             uri = item.track_uri
-            track_id = uri[14:] if uri is not None and uri[:14] == TRACK else None
-            if track_id not in tracks:
-                if track_id in sent_tracks:
-                    tracks[track_id] = None  # this worker sent it with an earlier slice
-                else:
-                    track_id = _new_track(item, tracks, artists, albums, data, extracted)
-                    if track_id is None:
-                        continue
+            track_id = known[uri] if uri in known else new_track(item)
+            if track_id is None:
+                continue
             if item.pos != len(ids):
                 renumbered = True
             ids.append(track_id)
@@ -237,60 +305,7 @@ def _extract(
             playlist_id = f"mpd:{playlist.pid}"
             data.entries.append((playlist_id, "".join(ids)))
             data.playlists.append(_playlist_row(playlist_id, playlist))
-    data.distinct_tracks = len(tracks)
-    data.tracks = [row for row in tracks.values() if row is not None]
-    data.artists = list(artists.values())
-    data.albums = list(albums.values())
-    if sent is not None:
-        sent.tracks.update(row[0] for row in data.tracks)
-        data.artists = [row for row in data.artists if row[0] not in sent.artists]
-        sent.artists.update(row[0] for row in data.artists)
-        data.albums = [row for row in data.albums if row[0] not in sent.albums]
-        sent.albums.update(row[0] for row in data.albums)
-
-
-def _new_track(
-    item: Entry,
-    tracks: dict,
-    artists: dict,
-    albums: dict,
-    data: SliceData,
-    extracted: dict | None,
-) -> str | None:
-    """Record a track seen for the first time in this slice; None if the entry is unusable."""
-    uri = item.track_uri
-    track_id = _id(uri, TRACK)
-    if track_id is None:
-        if uri is not None and uri.startswith(LOCAL):
-            data.skip("local file entry (no Spotify id)", uri)
-        else:
-            data.skip("entry without a Spotify track URI", repr(uri))
-        return None
-    artist_uri = item.artist_uri
-    artist_id = artist_uri[15:] if artist_uri is not None else None
-    if artist_id not in artists:
-        artist_id = _id(artist_uri, ARTIST)
-        if artist_id is not None and item.artist_name:
-            artists[artist_id] = (artist_id, item.artist_name)
-        else:
-            artist_id = None
-            data.skip("track kept without artist (bad artist URI or name)", track_id)
-    album_uri = item.album_uri
-    album_id = album_uri[14:] if album_uri is not None else None
-    if album_id not in albums:
-        album_id = _id(album_uri, ALBUM)
-        if album_id is not None:
-            albums[album_id] = (album_id, item.album_name)
-    tracks[track_id] = (track_id, item.track_name or "", album_id, item.duration_ms, artist_id)
-    if extracted is not None:
-        extracted[track_id] = {
-            "track_name": item.track_name,
-            "artist_name": item.artist_name,
-            "artist_uri": artist_id,
-            "album_name": item.album_name,
-            "album_uri": album_id,
-        }
-    return track_id
+    rows.finish()
 
 
 def _playlist_row(playlist_id: str, playlist: Playlist) -> tuple:
