@@ -186,10 +186,14 @@ def _by_features(frame: pd.DataFrame, f: CurationFilters) -> tuple[pd.DataFrame,
         return frame, FunnelStep("audio features", "off", rows_in, rows_in)
     values = frame[features]
     missing = values.isna()
-    detail = {
+    detail: dict[str, Any] = {
         "no_features_row": int((~frame["has_features"]).sum()),
         "missing_per_feature": {c: int(n) for c, n in missing.sum().items() if n},
     }
+    with_features = frame["has_features"].to_numpy()
+    if with_features.any():  # a feature no row has: the source lacks it, not the tracks
+        absent = missing[with_features].all()
+        detail["missing_in_every_track"] = [c for c in features if absent[c]]
     out = frame[~missing.any(axis=1)]
     rule = f"all of {len(features)} present"
     return out, FunnelStep("audio features", rule, rows_in, len(out), detail)

@@ -117,6 +117,14 @@ def _write(
     result = EdaResult(out_dir=out_dir)
     curated = curate(frame, filters)
     result.curation = curated.to_dict()
+    absent = curated.funnel[2].detail.get("missing_in_every_track")
+    if absent:
+        result.warnings.append(
+            f"no track with audio features has {', '.join(absent)}: the curated set needs "
+            "every feature in TUNECLUSTER_FEATURES, so leave these out for this catalogue"
+        )
+    if curated.rows_out == 0:
+        result.warnings.append("the curated set is empty: see the funnel for the filter")
     for spec in HISTOGRAMS:
         result.figures.append(_histogram(spec, frame, curated.frame, out_dir))
     buckets = bucket_sizes(genres, curated.frame, genre_map_file, result.warnings)
