@@ -21,8 +21,6 @@ import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 MIN_MEAN_CLUSTER = 30
 SCAN_SAMPLE = 20_000
@@ -77,6 +75,9 @@ def candidates(n: int, k_min: int, k_max: int) -> list[int]:
 
 def scan(x: np.ndarray, ks: list[int], seed: int) -> list[KScore]:
     """Fit K-Means for every k on (a sample of) x and score each fit."""
+    from sklearn.cluster import KMeans  # imported on use: the command line starts fast
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
     rng = np.random.default_rng(seed)
     sample = (
         x if len(x) <= SCAN_SAMPLE else x[np.sort(rng.choice(len(x), SCAN_SAMPLE, replace=False))]

@@ -15,19 +15,18 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from recommender import kselect
 from recommender.cells import LEAF_SIZE, Cells, partition
 from recommender.features import FeaturePlan, matrix, usable
 from recommender.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 FINAL_N_INIT = 3
 
@@ -256,6 +255,12 @@ def fit(
 def fit_bucket(
     bucket: str, rows: np.ndarray, data: TrainingData, config: TrainingConfig
 ) -> tuple[BucketModel, Assignment]:
+    # scikit-learn is imported on use: the command line and the bot start fast.
+    from sklearn.cluster import KMeans
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     seed = bucket_seed(config.seed, bucket)
     timings: dict[str, float] = {}
     clock = time.perf_counter()

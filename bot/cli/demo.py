@@ -9,7 +9,6 @@ import typer
 from bot.cli import evaluate as evaluate_cli
 from bot.cli import recommend as recommend_cli
 from bot.cli.common import JsonFlag, console, emit, progress, run
-from bot.services.demo import DemoSettings, run_demo
 from recommender.taxonomy import display
 
 
@@ -21,6 +20,7 @@ def demo(
 ) -> None:
     """Offline demo on a GENERATED catalogue in its own SQLite file (data/demo.db, models in
     data/demo-models/): never touches your database or models."""
+    from bot.services.demo import DemoSettings, run_demo  # heavy: only when used
 
     async def body() -> dict[str, Any]:
         with progress(transient=True) as bar:

@@ -17,8 +17,6 @@ from bot.cli.common import (
     run,
     settings,
 )
-from recommender.evaluation import EvalConfig, evaluate
-from recommender.serving import Recommender
 
 COLUMNS = (
     ("hit@1", "hit_rate_at_1", "{:.3f}"),
@@ -41,6 +39,9 @@ def evaluate_command(
 ) -> None:
     """Hit rate @1/@k (a pick shares a playlist with the seed), artist hits, coverage,
     same-artist and repeat rates, feature distance — for every strategy and baseline."""
+    from recommender.evaluation import EvalConfig, evaluate  # heavy: only when used
+    from recommender.serving import Recommender
+
     config = settings()
 
     async def body() -> dict[str, Any]:

@@ -10,10 +10,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
-from bot.services import genres as genres_service
-from bot.services import recommend as recommend_service
 from bot.settings import Settings
-from recommender.serving import STRATEGIES, Recommender
 from recommender.taxonomy import display
 from sql.database import Database
 
@@ -42,11 +39,16 @@ def recommend(
     n: Annotated[int, typer.Option("-n", "--number", min=1, max=50, help="How many picks.")] = 5,
     strategy: Annotated[
         str | None,
-        typer.Option("--strategy", help=f"{' or '.join(STRATEGIES)} (default: the setting)."),
+        typer.Option(
+            "--strategy", help="cluster-nearest or cluster-random (default: the setting)."
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Recommend tracks like LINK-OR-QUERY, each with why it was picked."""
+    from bot.services import recommend as recommend_service  # heavy: only when used
+    from recommender.serving import Recommender
+
     config = settings()
     options = recommend_service.RecommendSettings.from_settings(config)
 
@@ -69,6 +71,9 @@ def recommend(
 
 def genres(text: Text, as_json: JsonFlag = False) -> None:
     """Show how LINK-OR-QUERY is filed: its artists' genres, their buckets, its clusters."""
+    from bot.services import genres as genres_service  # heavy: only when used
+    from recommender.serving import Recommender
+
     config = settings()
 
     async def body() -> dict[str, Any]:

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
-from bot.services import train as service
 from recommender.taxonomy import display
 
 
@@ -29,6 +28,8 @@ def train(
 ) -> None:
     """Curate the catalogue, fit one scaler + K-Means per genre bucket (k chosen per bucket),
     write every track's cluster, then make the new version serve."""
+    from bot.services import train as service  # heavy (scikit-learn): only when used
+
     config = settings()
     options = service.TrainSettings.from_settings(config)
 
