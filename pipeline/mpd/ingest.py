@@ -33,7 +33,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pipeline.mpd.parse import Sent, SliceData, entry_rows, parse_slice, start_worker, worker_parse
+from pipeline.mpd.parse import (
+    Sent,
+    SliceData,
+    entry_rows,
+    parse_slice,
+    received,
+    start_worker,
+    worker_parse,
+)
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.normalize import clip_name, norm_name
@@ -228,7 +236,7 @@ async def _parsed(todo: list[Path], with_playlists: bool, workers: int | None, e
             if len(pending) >= count + 1:
                 break
         while pending:
-            data = await asyncio.wrap_future(pending.popleft())
+            data = received(await asyncio.wrap_future(pending.popleft()))
             nxt = next(queue, None)
             if nxt is not None:
                 pending.append(pool.submit(job, str(nxt)))

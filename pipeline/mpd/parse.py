@@ -12,7 +12,6 @@ inside a valid file, bad playlists and entries are skipped and counted.
 from __future__ import annotations
 
 import gc
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,27 +26,29 @@ LOCAL = "spotify:local:"
 EXAMPLES = 3
 
 
-@dataclass
-class SliceData:
+class SliceData(msgspec.Struct):
+    """One parsed slice; crosses from a worker to the writer as MessagePack (three times
+    cheaper than pickling these lists of tuples)."""
+
     name: str
     size: int
     error: str | None = None
-    playlists: list[tuple] = field(default_factory=list)  # id, name, description, ...
+    playlists: list[tuple] = msgspec.field(default_factory=list)  # id, name, description…
     # One (playlist_id, track ids joined) per playlist: the i-th 22 characters are the
     # track at position i. Ten times cheaper to send between processes than row tuples.
-    entries: list[tuple[str, str]] = field(default_factory=list)
-    tracks: list[tuple] = field(default_factory=list)  # id, name, album, duration, artist
-    artists: list[tuple] = field(default_factory=list)  # id, name
-    albums: list[tuple] = field(default_factory=list)  # id, name
-    skipped: Counter = field(default_factory=Counter)
-    examples: dict[str, list[str]] = field(default_factory=dict)
+    entries: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    tracks: list[tuple] = msgspec.field(default_factory=list)  # id, name, album, ms, artist
+    artists: list[tuple] = msgspec.field(default_factory=list)  # id, name
+    albums: list[tuple] = msgspec.field(default_factory=list)  # id, name
+    skipped: dict[str, int] = msgspec.field(default_factory=dict)
+    examples: dict[str, list[str]] = msgspec.field(default_factory=dict)
     entries_read: int = 0
     distinct_tracks: int = 0  # in this slice, including those sent with earlier slices
     num_tracks_mismatch: int = 0
     renumbered: int = 0
 
     def skip(self, reason: str, example: Any, count: int = 1) -> None:
-        self.skipped[reason] += count
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
         kept = self.examples.setdefault(reason, [])
         if len(kept) < EXAMPLES:
             kept.append(f"{self.name}: {str(example)[:120]}")
@@ -121,15 +122,25 @@ def start_worker() -> None:
     _WORKER_SENT = Sent()
 
 
-def worker_parse(path: str, with_playlists: bool, export_dir: str | None) -> SliceData:
-    """`parse_slice` in a pool worker, not resending what this worker already sent
-    (unless exporting, where each extracted file must be complete)."""
+_TO_WRITER = msgspec.msgpack.Encoder()
+_FROM_WORKER = msgspec.msgpack.Decoder(SliceData)
+
+
+def worker_parse(path: str, with_playlists: bool, export_dir: str | None) -> bytes:
+    """`parse_slice` in a pool worker, as MessagePack for `received`; a worker does not
+    resend what it already sent (unless exporting: each extracted file is complete)."""
     sent = None if export_dir else _WORKER_SENT
     gc.disable()  # millions of short-lived objects, no cycles: collections only cost time
     try:
-        return parse_slice(path, with_playlists=with_playlists, export_dir=export_dir, sent=sent)
+        data = parse_slice(path, with_playlists=with_playlists, export_dir=export_dir, sent=sent)
+        return _TO_WRITER.encode(data)
     finally:
         gc.enable()
+
+
+def received(payload: bytes) -> SliceData:
+    """A worker's parsed slice, back in the writing process."""
+    return _FROM_WORKER.decode(payload)
 
 
 def parse_slice(

@@ -1,0 +1,221 @@
+"""MPD ingest: extraction throughput against the original approach, and a projection of
+the whole dataset into MariaDB from a measured database load.
+
+1. Generates realistic slices (`pipeline.mpd.synthetic`: 1,000 playlists of ~66 entries,
+   ~32 MB per file pretty-printed like the MPD, MPD-like track popularity skew), once,
+   into --data (reused by later runs).
+2. Extraction, same files, same run:
+   - baseline: the original project's approach — `json.load` of each file and a Python
+     dict of every track (track id → names and bare ids), one core;
+   - tunecluster: `pipeline.mpd.parse` in a process pool (one worker per core), the
+     parsed slices delivered in order to the parent process, exactly as `ingest-mpd`
+     runs it. Also on one worker, to separate per-core gains from parallelism.
+3. Database load: `ingest_mpd` of --slices slices (≥ 20) into a fresh MariaDB database,
+   per-slice write time and rows, then a projection to the full dataset (1,000 slices,
+   66,346,428 entries, 2,262,292 tracks, 295,860 artists, 734,684 albums) from a
+   least-squares fit of write time on entries and new catalogue rows.
+
+    python benchmarks/mpd_ingest.py                    # 24 slices, extraction on 12
+    python benchmarks/mpd_ingest.py --slices 30 --extract-slices 16
+    python benchmarks/mpd_ingest.py --skip-db          # extraction only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import text
+
+from pipeline.mpd.ingest import ingest_mpd
+from pipeline.mpd.parse import received, start_worker, worker_parse
+from pipeline.mpd.synthetic import Universe, slice_name, write_slices
+from sql.database import Database
+from sql.migrate import init_schema
+
+FULL = {
+    "slices": 1000,
+    "bytes": 33.4e9,
+    "entries": 66_346_428,
+    "playlists": 1_000_000,
+    "tracks": 2_262_292,
+    "artists": 295_860,
+    "albums": 734_684,
+}
+RESULTS = Path(__file__).parent / "results" / "mpd_ingest.json"
+
+
+def baseline_extract(path: Path) -> dict:
+    """The original approach: json.load, then a dict of every track, on one core."""
+    with path.open(encoding="utf-8") as handle:
+        data = json.load(handle)
+    tracks = {}
+    for playlist in data["playlists"]:
+        for track in playlist["tracks"]:
+            tracks[track["track_uri"].split(":")[2]] = {
+                "track_name": track["track_name"],
+                "artist_name": track["artist_name"],
+                "artist_uri": track["artist_uri"].split(":")[2],
+                "album_name": track["album_name"],
+                "album_uri": track["album_uri"].split(":")[2],
+            }
+    return tracks
+
+
+def ensure_slices(folder: Path, count: int) -> list[Path]:
+    wanted = [folder / slice_name(i) for i in range(count)]
+    missing = [i for i, p in enumerate(wanted) if not p.exists()]
+    if missing:
+        print(f"generating {len(missing)} slice(s) into {folder} …", flush=True)
+        universe = Universe()
+        for i in missing:
+            write_slices(folder, 1, first=i, universe=universe)
+    return wanted
+
+
+def measure_baseline(paths: list[Path]) -> dict:
+    started = time.perf_counter()
+    tracks = sum(len(baseline_extract(p)) for p in paths)
+    return _rate(paths, time.perf_counter() - started, tracks=tracks)
+
+
+def measure_pool(paths: list[Path], workers: int) -> dict:
+    """Time from the first submit to the last parsed slice received, in file order."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker) as pool:
+        list(pool.map(int, range(workers)))  # start the workers before the clock starts
+        job = partial(worker_parse, with_playlists=True, export_dir=None)
+        started = time.perf_counter()
+        futures = [pool.submit(job, str(p)) for p in paths]
+        results = [received(f.result()) for f in futures]
+        seconds = time.perf_counter() - started
+    entries = sum(len(ids) // 22 for r in results for _, ids in r.entries)
+    return _rate(paths, seconds, entries=entries, tracks=sum(r.distinct_tracks for r in results))
+
+
+def _rate(paths: list[Path], seconds: float, **extra: int) -> dict:
+    size = sum(p.stat().st_size for p in paths)
+    return {
+        "files": len(paths),
+        "megabytes": round(size / 1e6, 1),
+        "seconds": round(seconds, 3),
+        "mb_per_s": round(size / 1e6 / seconds, 1),
+        **extra,
+    }
+
+
+async def measure_db(url: str, paths: list[Path], workers: int) -> dict:
+    db = Database(url)
+    try:
+        await db.create_database_if_missing()
+        async with db.transaction() as conn:
+            name = db.url.database
+            await conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            await conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        await db.dispose()
+        db = Database(url)
+        await init_schema(db)
+        async with db.connection() as conn:
+            pool_bytes = await conn.scalar(text("SELECT @@innodb_buffer_pool_size"))
+            version = await conn.scalar(text("SELECT VERSION()"))
+        started = time.perf_counter()
+        report = await ingest_mpd(db, paths, workers=workers)
+        wall = time.perf_counter() - started
+    finally:
+        await db.dispose()
+    slices = report.slices
+    write = np.array([s.write_seconds for s in slices])
+    entries = np.array([s.entries + s.playlists for s in slices], dtype=float)
+    catalogue = np.array([2 * s.new_tracks + s.new_artists + s.new_albums for s in slices], float)
+    (per_entry, per_row), *_ = np.linalg.lstsq(np.c_[entries, catalogue], write, rcond=None)
+    full_entries = FULL["entries"] + FULL["playlists"]
+    full_rows = 2 * FULL["tracks"] + FULL["artists"] + FULL["albums"]
+    projected_write = per_entry * full_entries + per_row * full_rows
+    projected_wait = float(np.mean([s.wait_seconds for s in slices])) * FULL["slices"]
+    projected = projected_write + projected_wait
+    return {
+        "server": version,
+        "innodb_buffer_pool_mb": int(pool_bytes) // 2**20,
+        "slices": len(slices),
+        "megabytes": round(report.bytes / 1e6, 1),
+        "wall_seconds": round(wall, 1),
+        "write_seconds": round(float(write.sum()), 1),
+        "wait_seconds": round(sum(s.wait_seconds for s in slices), 1),
+        "entries": report.entries,
+        "tracks": report.tracks_new,
+        "artists": report.artists_new,
+        "albums": report.albums_new,
+        "entries_per_s": round(report.entries / wall),
+        "fit_seconds_per_entry_row": float(per_entry),
+        "fit_seconds_per_catalogue_row": float(per_row),
+        "per_slice": [
+            {
+                "entries": s.entries,
+                "new_tracks": s.new_tracks,
+                "new_artists": s.new_artists,
+                "new_albums": s.new_albums,
+                "write_s": round(s.write_seconds, 3),
+                "wait_s": round(s.wait_seconds, 3),
+            }
+            for s in slices
+        ],
+        "projection_full_mpd_hours": round(projected / 3600, 2),
+        "projection_naive_hours": round(wall / len(slices) * FULL["slices"] / 3600, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/tunecluster-mpd-bench"))
+    parser.add_argument("--slices", type=int, default=24, help="slices loaded into MariaDB")
+    parser.add_argument("--extract-slices", type=int, default=12)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--mysql-url",
+        default=os.environ.get(
+            "TUNECLUSTER_BENCH_MYSQL_URL", "mysql+aiomysql://root@127.0.0.1:3306/tunecluster_bench"
+        ),
+    )
+    parser.add_argument("--skip-db", action="store_true")
+    args = parser.parse_args()
+
+    paths = ensure_slices(args.data, max(args.slices, args.extract_slices))
+    extract = paths[: args.extract_slices]
+    measure_baseline(extract[:1])  # warm the page cache for both contenders
+    baseline = measure_baseline(extract)
+    one = measure_pool(extract, 1)
+    pool = measure_pool(extract, args.workers)
+    result = {
+        "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}",
+        "extraction": {
+            "baseline_json_load_one_core": baseline,
+            "tunecluster_one_worker": one,
+            f"tunecluster_{args.workers}_workers": pool,
+            "speedup_one_worker": round(one["mb_per_s"] / baseline["mb_per_s"], 2),
+            "speedup": round(pool["mb_per_s"] / baseline["mb_per_s"], 2),
+            "target": 4.0,
+        },
+    }
+    print(json.dumps(result, indent=2))
+    if not args.skip_db:
+        db = asyncio.run(measure_db(args.mysql_url, paths[: args.slices], args.workers))
+        result["mariadb_load"] = db
+        summary = {k: v for k, v in db.items() if k != "per_slice"}
+        print(json.dumps(summary, indent=2))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
