@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,7 @@ class Options:
     guild_id: int | None = None
     no_repeat_days: float = 7.0
     exclude_same_artist: bool = False
+    bucket: str | None = None  # pick only from this one of the track's buckets
 
 
 @dataclass
@@ -278,7 +279,7 @@ class Recommender:
         if not 1 <= options.n <= MAX_PICKS:
             raise TuneclusterError(f"the number of picks must be between 1 and {MAX_PICKS}")
         rng = rng or np.random.default_rng()
-        placed = await self.place(conn, track_id)
+        placed = _only_bucket(await self.place(conn, track_id), options.bucket)
         picker = _Picker(conn, placed, options, rng)
         if options.strategy == "cluster-random":
             picks = await picker.random_picks()
@@ -293,6 +294,19 @@ class Recommender:
             unmodelled_buckets=placed.unmodelled,
             excluded=dict(picker.excluded),
         )
+
+
+def _only_bucket(placed: Placed, bucket: str | None) -> Placed:
+    """Keep one bucket's placement; a clear reason when the track is not filed there."""
+    if bucket is None:
+        return placed
+    kept = [p for p in placed.placements if p.bucket == bucket]
+    if not kept:
+        filed = ", ".join(display(p.bucket) for p in placed.placements) or "no modelled genre"
+        raise NoBucket(
+            f"{_label(placed.info)} is not filed under {display(bucket)} (it is under {filed})"
+        )
+    return replace(placed, placements=kept)
 
 
 class _Picker:

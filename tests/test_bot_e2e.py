@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import TuneclusterBot, create_bot
-from bot.services.train import TrainSettings, train
-from bot.settings import Settings, load_settings
-from recommender import demo_catalogue
+from bot.app import TuneclusterBot
+from recommender.taxonomy import display
 from sql.database import Database
-from sql.migrate import init_schema
 from sql.schema import recommendation_log
+from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import (
     ChannelSpec,
     DiscordEmulator,
@@ -50,20 +46,9 @@ class World:
     emu: DiscordEmulator
     bot: TuneclusterBot
     db: Database
-    settings: Settings
     spotify: FakeSpotify
     catalogue_track: str
     spotify_track: str
-
-
-async def _catalogue(db: Database, models_dir: Path) -> str:
-    await init_schema(db)
-    demo = demo_catalogue.generate(tracks=900, seed=11)
-    await demo_catalogue.write(db, demo)
-    config = TrainSettings.from_settings(load_settings(models_dir=models_dir, k_max=8))
-    with ThreadPoolExecutor(1) as pool:  # the bot's own /retrain uses a process pool
-        await train(db, config, executor=pool)
-    return demo.tracks[0]["track_id"]
 
 
 def _spotify_only_track(universe) -> str:
@@ -78,19 +63,16 @@ def _spotify_only_track(universe) -> str:
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     tmp = tmp_path_factory.mktemp("bot")
     url = f"sqlite+aiosqlite:///{tmp / 'bot.db'}"
-    db = Database(url)
-    catalogue_track = await _catalogue(db, tmp / "models")
+    tracks = await trained_demo(url, tmp / "models", tracks=900, seed=11)
     universe = make_universe(40, seed=5)
+    db = Database(url)
     async with (
         FakeSpotify(universe) as spotify,
         DiscordEmulator(guilds=[GUILD], owner=OWNER, interaction_deadline=3.0) as emu,
-    ):
-        settings = load_settings(
+        running_bot(
+            emu,
             database_url=url,
             models_dir=tmp / "models",
-            discord_token=emu.token,
-            discord_api_url=emu.api_url,
-            discord_gateway_url=emu.gateway_url,
             dev_guild_id=GUILD.id,
             spotify_client_id=CLIENT_ID,
             spotify_client_secret=CLIENT_SECRET,
@@ -100,18 +82,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             recommend_cooldown_seconds=0,
             profile_image=True,
             k_max=8,
-        )
-        with emu.installed():
-            bot = create_bot(settings, guild_ready_timeout=0.2)
-            runner = asyncio.create_task(bot.start(emu.token))
-            await asyncio.wait_for(bot.wait_until_ready(), 20)
-            try:
-                yield World(
-                    emu, bot, db, settings, spotify, catalogue_track, _spotify_only_track(universe)
-                )
-            finally:
-                await bot.close()
-                await runner
+        ) as bot,
+    ):
+        yield World(emu, bot, db, spotify, tracks[0], _spotify_only_track(universe))
     await db.dispose()
 
 
@@ -136,9 +109,18 @@ async def test_commands_synced_to_the_dev_guild_only(world: World) -> None:
     assert options["track"]["type"] == 3 and options["track"]["required"]
     assert options["track"]["autocomplete"] is True
     assert options["track"]["max_length"] == 500
-    assert (options["count"]["type"], options["count"]["min_value"], options["count"]["max_value"]) == (4, 1, 5)
+    assert (
+        options["count"]["type"],
+        options["count"]["min_value"],
+        options["count"]["max_value"],
+    ) == (4, 1, 5)
     assert len(options["bucket"]["choices"]) == 15
-    assert {c["value"] for c in options["bucket"]["choices"]} >= {"rock", "hip hop", "others", "edm"}
+    assert {c["value"] for c in options["bucket"]["choices"]} >= {
+        "rock",
+        "hip hop",
+        "others",
+        "edm",
+    }
     assert recommend.get("default_member_permissions") is None
 
     for admin_only in ("retrain", "status", "sync"):
@@ -166,7 +148,9 @@ async def test_recommend_answers_with_embeds_buttons_and_profile(world: World) -
     assert ix.files[0].data.startswith(b"\x89PNG")
     async with world.db.connection() as conn:
         logged = await conn.scalar(
-            select(func.count()).select_from(recommendation_log).where(
+            select(func.count())
+            .select_from(recommendation_log)
+            .where(
                 recommendation_log.c.guild_id == GUILD.id,
                 recommendation_log.c.user_id == LISTENER.id,
             )
@@ -175,12 +159,30 @@ async def test_recommend_answers_with_embeds_buttons_and_profile(world: World) -
 
 
 async def test_recommend_in_one_bucket(world: World) -> None:
+    filing = await world.emu.send_command("genres", {"track": world.catalogue_track}, user=LISTENER)
+    await filing.wait_done(timeout=20)
+    async with world.db.connection() as conn:
+        placed = await world.bot.context.recommender.place(conn, world.catalogue_track)
+    bucket = placed.placements[-1].bucket
     ix = await world.emu.send_command(
-        "recommend", {"track": world.catalogue_track, "count": 2, "bucket": "others"}, user=LISTENER
+        "recommend", {"track": world.catalogue_track, "count": 2, "bucket": bucket}, user=LISTENER
     )
     await ix.wait_done(timeout=20)
-    text = str(ix.followups[0])
-    assert ix.followups[0]["flags"] & EPHEMERAL or "Others" in text or "others" in text
+    picks = ix.followups[0]["embeds"][1:]
+    assert picks
+    for embed in picks:
+        genre = next(f["value"] for f in embed["fields"] if f["name"] == "Genre")
+        assert genre == display(bucket)
+
+    elsewhere = next(
+        b for b in ("jazz", "metal", "reggae", "country") if b not in placed.info.buckets
+    )
+    refused = await world.emu.send_command(
+        "recommend", {"track": world.catalogue_track, "bucket": elsewhere}, user=LISTENER
+    )
+    await refused.wait_done(timeout=20)
+    assert refused.followups[0]["flags"] & EPHEMERAL
+    assert "is not filed under" in refused.followups[0]["content"]
 
 
 async def test_autocomplete(world: World) -> None:
@@ -189,7 +191,7 @@ async def test_autocomplete(world: World) -> None:
 
         name = (await catalogue.get_track(conn, world.catalogue_track))["name"]
     ix = await world.emu.send_autocomplete(
-        "recommend", {"track": name[:4]}, focused="track", user=LISTENER
+        "recommend", {"track": name}, focused="track", user=LISTENER
     )
     await ix.wait_done(timeout=3)
     assert ix.callback_type == 8
@@ -212,7 +214,10 @@ async def test_genres(world: World) -> None:
     ("text", "expected"),
     [
         ("https://example.com/track/abc", "not a Spotify link"),
-        ("https://open.spotify.com.evil.example/track/4uLU6hMCjMI75M1A2tKUQC", "not a Spotify link"),
+        (
+            "https://open.spotify.com.evil.example/track/4uLU6hMCjMI75M1A2tKUQC",
+            "not a Spotify link",
+        ),
         ("https://open.spotify.com/episode/4uLU6hMCjMI75M1A2tKUQC", "episode"),
     ],
 )
@@ -289,7 +294,9 @@ async def test_fifty_concurrent_recommendations(world: World) -> None:
     users = [UserSpec(f"fan{i}") for i in range(50)]
     dispatched = await asyncio.gather(
         *(
-            world.emu.send_command("recommend", {"track": world.catalogue_track, "count": 1}, user=u)
+            world.emu.send_command(
+                "recommend", {"track": world.catalogue_track, "count": 1}, user=u
+            )
             for u in users
         )
     )

@@ -45,6 +45,7 @@ async def recommend(
     *,
     n: int = 5,
     strategy: str | None = None,
+    bucket: str | None = None,
     guild_id: int | None = None,
     user_id: int | None = None,
     spotify: Any = None,
@@ -60,6 +61,7 @@ async def recommend(
         guild_id=guild_id,
         no_repeat_days=config.no_repeat_days,
         exclude_same_artist=config.exclude_same_artist,
+        bucket=bucket,
     )
     async with db.connection() as conn:
         result = await recommender.recommend(conn, track_id, options, rng=rng)
