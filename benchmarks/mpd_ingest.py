@@ -194,9 +194,11 @@ def main() -> None:
     baseline = measure_baseline(extract)
     one = measure_pool(extract, 1)
     pool = measure_pool(extract, args.workers)
+    load_before = os.getloadavg()[0]
     result = {
         "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.machine()}, "
         f"Python {platform.python_version()}",
+        "load_average_before": round(load_before, 2),
         "extraction": {
             "baseline_json_load_one_core": baseline,
             "tunecluster_one_worker": one,
@@ -206,6 +208,7 @@ def main() -> None:
             "target": 4.0,
         },
     }
+    result["load_average_after_extraction"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
     if not args.skip_db:
         db = asyncio.run(measure_db(args.mysql_url, paths[: args.slices], args.workers))

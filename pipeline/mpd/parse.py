@@ -212,80 +212,6 @@ def _tolerant(raw: bytes, data: SliceData) -> list[Playlist] | None:
     return playlists
 
 
-class _Slice:
-    """The rows of one slice while it is read: each URI is checked once, then looked up."""
-
-    def __init__(self, data: SliceData, sent: Sent | None, extracted: dict | None) -> None:
-        self.data = data
-        self.sent = sent
-        self.extracted = extracted
-        self.track_ids: dict[str | None, str | None] = {}  # track URI -> id (None: unusable)
-        self.artist_ids: dict[str | None, str | None] = {}  # artist URI -> id
-        self.album_ids: dict[str | None, str | None] = {}  # album URI -> id
-        self.tracks: list[tuple] = []
-        self.artists: list[tuple] = []
-        self.albums: list[tuple] = []
-
-    def track(self, item: Entry) -> str | None:
-        """The id of an entry's track, recording the track the first time it is seen."""
-        uri = item.track_uri
-        track_id = _id(uri, TRACK)
-        self.track_ids[uri] = track_id
-        if track_id is None:
-            if uri is not None and uri.startswith(LOCAL):
-                self.data.skip("local file entry (no Spotify id)", uri)
-            else:
-                self.data.skip("entry without a Spotify track URI", repr(uri))
-            return None
-        if self.sent is not None and track_id in self.sent.tracks:
-            return track_id  # this worker sent it with an earlier slice
-        artist_uri = item.artist_uri
-        if artist_uri in self.artist_ids:
-            artist_id = self.artist_ids[artist_uri]
-        else:
-            artist_id = self.artist_ids[artist_uri] = self._artist(artist_uri, item.artist_name)
-        if artist_id is None:
-            self.data.skip("track kept without artist (bad artist URI or name)", track_id)
-        album_uri = item.album_uri
-        if album_uri in self.album_ids:
-            album_id = self.album_ids[album_uri]
-        else:
-            album_id = self.album_ids[album_uri] = self._album(album_uri, item.album_name)
-        self.tracks.append((track_id, item.track_name or "", album_id, item.duration_ms, artist_id))
-        if self.extracted is not None:
-            self.extracted[track_id] = {
-                "track_name": item.track_name,
-                "artist_name": item.artist_name,
-                "artist_uri": artist_id,
-                "album_name": item.album_name,
-                "album_uri": album_id,
-            }
-        return track_id
-
-    def _artist(self, uri: str | None, name: str | None) -> str | None:
-        artist_id = _id(uri, ARTIST)
-        if artist_id is None or not name:
-            return None
-        if self.sent is None or artist_id not in self.sent.artists:
-            self.artists.append((artist_id, name))
-        return artist_id
-
-    def _album(self, uri: str | None, name: str | None) -> str | None:
-        album_id = _id(uri, ALBUM)
-        if album_id is not None and (self.sent is None or album_id not in self.sent.albums):
-            self.albums.append((album_id, name))
-        return album_id
-
-    def finish(self) -> None:
-        data = self.data
-        data.distinct_tracks = sum(1 for i in set(self.track_ids.values()) if i is not None)
-        data.tracks, data.artists, data.albums = self.tracks, self.artists, self.albums
-        if self.sent is not None:
-            self.sent.tracks.update(row[0] for row in self.tracks)
-            self.sent.artists.update(row[0] for row in self.artists)
-            self.sent.albums.update(row[0] for row in self.albums)
-
-
 def _extract(
     playlists: list[Playlist],
     data: SliceData,
@@ -293,30 +219,105 @@ def _extract(
     extracted: dict | None,
     sent: Sent | None,
 ) -> None:
-    rows = _Slice(data, sent, extracted)
-    known = rows.track_ids
-    new_track = rows.track
+    """Entries, and each track once, with work per distinct URI rather than per entry.
+
+    Half the entries of a slice repeat a track: the per-entry work is list and dict
+    comprehensions (C speed); validation, names and ids are done once per distinct URI.
+    """
+    every = [item for playlist in playlists for item in playlist.tracks]
+    first = {item.track_uri: item for item in reversed(every)}  # earliest entry wins
+    ids: dict[str | None, str] = {}
+    bad: set[str | None] = set()
+    for uri in first:
+        track_id = _id(uri, TRACK)
+        if track_id is None:
+            bad.add(uri)
+        else:
+            ids[uri] = track_id
+    data.distinct_tracks = len(ids)
     for playlist in playlists:
-        items = playlist.tracks
-        if playlist.num_tracks != len(items):
-            data.num_tracks_mismatch += 1
-        ids: list[str] = []
-        renumbered = False
-        data.entries_read += len(items)
-        for item in items:
-            uri = item.track_uri
-            track_id = known[uri] if uri in known else new_track(item)
-            if track_id is None:
-                continue
-            if item.pos != len(ids):
-                renumbered = True
-            ids.append(track_id)
-        data.renumbered += renumbered
-        if with_playlists:
-            playlist_id = f"mpd:{playlist.pid}"
-            data.entries.append((playlist_id, "".join(ids)))
-            data.playlists.append(_playlist_row(playlist_id, playlist))
-    rows.finish()
+        _playlist(playlist, data, with_playlists, bad)
+    new = [(ids[u], e) for u, e in first.items() if u in ids]
+    new.reverse()  # file order
+    if sent is not None:
+        new = [(t, e) for t, e in new if t not in sent.tracks]
+    artists = _owners(new, "artist_uri", "artist_name", ARTIST, sent.artists if sent else None)
+    albums = _owners(new, "album_uri", "album_name", ALBUM, sent.albums if sent else None)
+    artist_of, data.artists = artists
+    album_of, data.albums = albums
+    data.tracks = [
+        (
+            t,
+            e.track_name or "",
+            album_of.get(e.album_uri),
+            e.duration_ms,
+            artist_of.get(e.artist_uri),
+        )
+        for t, e in new
+    ]
+    without = sum(1 for row in data.tracks if row[4] is None)
+    if without:
+        data.skip("track kept without artist (bad artist URI or name)", "", without)
+    if sent is not None:
+        sent.tracks.update(row[0] for row in data.tracks)
+        sent.artists.update(row[0] for row in data.artists)
+        sent.albums.update(row[0] for row in data.albums)
+    if extracted is not None:
+        for t, e in new:
+            extracted[t] = {
+                "track_name": e.track_name,
+                "artist_name": e.artist_name,
+                "artist_uri": artist_of.get(e.artist_uri),
+                "album_name": e.album_name,
+                "album_uri": album_of.get(e.album_uri),
+            }
+
+
+def _playlist(playlist: Playlist, data: SliceData, with_playlists: bool, bad: set) -> None:
+    items = playlist.tracks
+    count = len(items)
+    data.entries_read += count
+    if playlist.num_tracks != count:
+        data.num_tracks_mismatch += 1
+    uris = [item.track_uri for item in items]
+    if bad and not bad.isdisjoint(uris):
+        for uri in uris:
+            if uri in bad:
+                reason = (
+                    "local file entry (no Spotify id)"
+                    if isinstance(uri, str) and uri.startswith(LOCAL)
+                    else "entry without a Spotify track URI"
+                )
+                data.skip(reason, uri)
+        uris = [uri for uri in uris if uri not in bad]
+        data.renumbered += 1
+    elif [item.pos for item in items] != list(range(count)):
+        data.renumbered += 1
+    if with_playlists:
+        playlist_id = f"mpd:{playlist.pid}"
+        data.entries.append((playlist_id, "".join([uri[14:] for uri in uris])))
+        data.playlists.append(_playlist_row(playlist_id, playlist))
+
+
+def _owners(
+    new: list[tuple[str, Entry]], uri_field: str, name_field: str, prefix: str, sent: set | None
+) -> tuple[dict[str | None, str], list[tuple]]:
+    """Artists (or albums) of the new tracks: URI -> id, and the rows not sent before."""
+    names: dict[str | None, str | None] = {}
+    for _, item in new:
+        uri = getattr(item, uri_field)
+        if uri not in names:
+            names[uri] = getattr(item, name_field)
+    ids: dict[str | None, str] = {}
+    rows = []
+    for uri, name in names.items():
+        owner = _id(uri, prefix)
+        if owner is None or (prefix == ARTIST and not name):
+            continue  # an artist needs a name; an album may lack one
+        ids[uri] = owner
+        if sent is None or owner not in sent:
+            rows.append((owner, name))
+    return ids, rows
 
 
 def _playlist_row(playlist_id: str, playlist: Playlist) -> tuple:
