@@ -305,3 +305,56 @@ async def test_fifty_concurrent_recommendations(world: World) -> None:
     # Discord does, so every one that completed was acknowledged in time
     assert all(ix.callback_type == 5 and not ix.expired for ix in dispatched)
     assert all(ix.followups and ix.followups[0]["embeds"] for ix in dispatched)
+
+
+async def test_per_member_cooldown(world: World) -> None:
+    relaxed = world.bot.settings
+    world.bot.settings = relaxed.model_copy(update={"recommend_cooldown_seconds": 60})
+    try:
+        fan = UserSpec("eager")
+        first = await world.emu.send_command(
+            "recommend", {"track": world.catalogue_track}, user=fan
+        )
+        await first.wait_done(timeout=20)
+        second = await world.emu.send_command(
+            "recommend", {"track": world.catalogue_track}, user=fan
+        )
+        await second.wait_done(timeout=5)
+        other = await world.emu.send_command(
+            "recommend", {"track": world.catalogue_track}, user=UserSpec("patient")
+        )
+        await other.wait_done(timeout=20)
+    finally:
+        world.bot.settings = relaxed
+    assert first.followups[0]["embeds"]
+    assert second.ephemeral and "Slow down" in second.callback["data"]["content"]
+    assert other.followups[0]["embeds"]  # the cooldown is per member
+
+
+async def test_global_sync_is_owner_only(world: World) -> None:
+    refused = await world.emu.send_command("sync", user=ADMIN)
+    await refused.wait_done(timeout=5)
+    assert refused.ephemeral and "owners" in refused.callback["data"]["content"]
+    assert world.emu.synced_commands(None) == []
+    ix = await world.emu.send_command("sync", user=OWNER)
+    await ix.wait_done(timeout=10)
+    assert "Synced" in ix.followups[0]["content"]
+    assert {c["name"] for c in world.emu.synced_commands(None)} >= {"recommend", "genres"}
+
+
+async def test_spotify_cooling_down_is_told_in_one_line(world: World) -> None:
+    """Last in the module: the quota stop persists for the rest of the bot's life."""
+    world.spotify.faults.at[world.spotify.requests + 1] = "quota"
+    unknown = next(t for t in world.spotify.u.tracks if t != world.spotify_track)
+    ix = await world.emu.send_command("recommend", {"track": unknown}, user=LISTENER)
+    await ix.wait_done(timeout=20)
+    answer = ix.followups[0]
+    assert answer["flags"] & EPHEMERAL
+    assert answer["content"].startswith("Spotify cooling down until")
+    asked = world.spotify.requests
+    again = await world.emu.send_command(
+        "recommend", {"track": next(iter(reversed(world.spotify.u.tracks)))}, user=LISTENER
+    )
+    await again.wait_done(timeout=20)
+    assert "cooling down" in again.followups[0]["content"]
+    assert world.spotify.requests == asked  # nothing sent during the cool-down

@@ -30,6 +30,7 @@ def sync_commands(
 ) -> None:
     """Register the slash commands with Discord (globally unless --guild)."""
     config = settings()
+    logging.getLogger("discord").setLevel(logging.ERROR)  # no voice-support chatter here
     names = run(sync_global_commands(config, guild))
     emit(
         {"synced": names, "guild": guild},
