@@ -72,14 +72,15 @@ async def load(db: Database, u: Universe) -> None:
 async def services(
     u: Universe, tier: str, *, faults: dict | None = None, broken=(), rate=4000.0, **fake
 ):
-    spotify_faults = Faults(every=dict(faults or {}), broken_ids=set(broken), stall=0.4)
+    spotify_faults = Faults(every=dict(faults or {}), broken_ids=set(broken), stall=1.5)
     recco_faults = Faults(
-        every={k: v for k, v in (faults or {}).items() if k != "expire"}, stall=0.4
+        every={k: v for k, v in (faults or {}).items() if k != "expire"}, stall=1.5
     )
     known = set(list(u.features)[: int(len(u.features) * 0.9)])  # ReccoBeats lacks 10 %
     async with (
-        FakeSpotify(u, tier=tier, faults=spotify_faults, rate=rate, **fake) as sp,
-        FakeReccoBeats(u, known=known, faults=recco_faults, rate=rate) as rb,
+        # the clients below keep at most 8 (Spotify) and 2 (ReccoBeats) requests in flight
+        FakeSpotify(u, tier=tier, faults=spotify_faults, rate=rate, in_flight=8, **fake) as sp,
+        FakeReccoBeats(u, known=known, faults=recco_faults, rate=rate, in_flight=2) as rb,
     ):
         yield sp, rb
 
@@ -94,7 +95,7 @@ async def clients(db: Database, sp: FakeSpotify, rb: FakeReccoBeats, rate=3000.0
             accounts_url=sp.accounts_url,
             requests_per_second=rate,
             concurrency=8,
-            timeout=0.3,
+            timeout=1.0,
             max_attempts=4,
             backoff_initial=0.01,
             state=DatabaseState(db, "spotify"),
@@ -103,7 +104,7 @@ async def clients(db: Database, sp: FakeSpotify, rb: FakeReccoBeats, rate=3000.0
         ReccoBeatsClient(
             base_url=rb.url,
             requests_per_second=rate,
-            timeout=0.3,
+            timeout=1.0,
             backoff_initial=0.01,
             state=DatabaseState(db, "reccobeats"),
         ) as recco,
@@ -186,17 +187,25 @@ async def _enrich_10k(db: Database, tier: str) -> None:
     # faults were injected throughout, and none was caused by going too fast
     assert sp.watch.injected_429 >= 1 and sp.watch.over_limit == 0 and sp.watch.during_cooldown == 0
     assert rb.watch.over_limit == 0 and rb.watch.during_cooldown == 0
-    answered = sp.endpoint_total("tracks", 200) + sp.endpoint_total("tracks", 404)
+    # Answers the fake sent; the minimum for the tier exactly, plus at most one per retry
+    # (under load an answer can arrive after the client's timeout and be asked again).
+    # The fault-free test below shows the minimum alone.
+    retried = summary.spotify["retried"]
     if tier == "extended":
-        # every answered track request carried a full batch (the broken ids' batches failed)
-        assert sp.endpoint_total("tracks (batch)", 200) == math.ceil(n / 50) - 2
-        assert sp.endpoint_total("albums (batch)", 200) == math.ceil(len(u.albums) / 20)
-        assert sp.endpoint_total("audio-features (batch)", 200) == math.ceil(n / 100) - 2
+        minimum = {
+            "tracks (batch)": math.ceil(n / 50) - 2,  # the broken ids' batches failed
+            "albums (batch)": math.ceil(len(u.albums) / 20),
+            "audio-features (batch)": math.ceil(n / 100) - 2,
+        }
+        for endpoint, least in minimum.items():
+            assert least <= sp.endpoint_total(endpoint, 200) <= least + retried, endpoint
     else:
         assert sp.counts[("tracks (batch)", 403)] == 1  # the one probe, then single ids
-        assert answered == n - 2
+        answered = sp.endpoint_total("tracks", 200) + sp.endpoint_total("tracks", 404)
+        assert n - 2 <= answered <= n - 2 + retried
         assert sp.endpoint_total("albums", None) == 0  # tracks carried the album details
-        assert rb.counts[200] == math.ceil(n / 40)
+        least = math.ceil(n / 40)
+        assert least <= rb.counts[200] <= least + summary.reccobeats["retried"]
     assert summary.as_dict()["requests"] > 0
 
 
@@ -246,10 +255,18 @@ async def snapshot(db: Database) -> dict[str, list[tuple]]:
         for table in (*SNAPSHOT, enrichment):
             cols = [c for c in table.c if c.name not in VOLATILE]
             rows = (await conn.execute(select(*cols))).all()
-            out[table.name] = sorted(
-                tuple(round(v, 9) if isinstance(v, float) else v for v in r) for r in rows
-            )
+            out[table.name] = sorted(tuple(_stable(v) for v in r) for r in rows)
     return out
+
+
+def _stable(value):
+    """Floats to 9 places; a failure's reason without the last status seen, which depends
+    on which injected fault met the broken id's last attempt."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, str) and "failed after" in value:
+        return value.split(" (HTTP")[0]
+    return value
 
 
 async def reset(db: Database, u: Universe) -> None:

@@ -25,11 +25,12 @@ class FakeReccoBeats:
         rate: float | None = None,
         window: float = 1.0,
         grace: float = 0.05,
+        in_flight: int = 0,
     ) -> None:
         self.u = universe
         self.known = set(universe.features) if known is None else known
         self.faults = faults or Faults()
-        self.watch = RateWatch(rate, window, grace)
+        self.watch = RateWatch(rate, window, grace, in_flight)
         self.counts: Counter = Counter()
         self.requests = 0
         self.ids_asked: Counter = Counter()

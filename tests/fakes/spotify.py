@@ -215,8 +215,11 @@ class Faults:
 class RateWatch:
     """Arrival times, a sliding-window limit and the cool-down the server imposes."""
 
-    def __init__(self, rate: float | None, window: float, grace: float) -> None:
-        self.rate, self.window, self.grace = rate, window, grace
+    def __init__(self, rate: float | None, window: float, grace: float, in_flight: int = 0) -> None:
+        """`grace` seconds and `in_flight` requests after a 429 are what a client may have
+        sent before that 429 reached it; only arrivals beyond both count as violations."""
+        self.rate, self.window, self.grace, self.in_flight = rate, window, grace, in_flight
+        self._in_cooldown = 0
         self.arrivals: list[float] = []
         self.cooldown_until = 0.0
         self.cooldown_started = 0.0
@@ -233,7 +236,8 @@ class RateWatch:
         now = time.monotonic()
         self.arrivals.append(now)
         if now < self.cooldown_until:
-            if now > self.cooldown_started + self.grace:
+            self._in_cooldown += 1
+            if now > self.cooldown_started + self.grace and self._in_cooldown > self.in_flight:
                 self.during_cooldown += 1
             return self.cooldown_until - now, False
         if self.allowed is not None:
@@ -250,6 +254,8 @@ class RateWatch:
 
     def cool(self, seconds: float) -> None:
         now = time.monotonic()
+        if now >= self.cooldown_until:
+            self._in_cooldown = 0
         self.cooldown_started = now
         self.cooldown_until = max(self.cooldown_until, now + seconds)
 
@@ -276,6 +282,7 @@ class FakeSpotify:
         rate: float | None = None,
         window: float = 1.0,
         grace: float = 0.05,
+        in_flight: int = 0,
         token_lifetime: int = 3600,
         latency: float = 0.0,
     ) -> None:
@@ -283,7 +290,7 @@ class FakeSpotify:
         self.u = universe
         self.tier = tier
         self.faults = faults or Faults()
-        self.watch = RateWatch(rate, window, grace)
+        self.watch = RateWatch(rate, window, grace, in_flight)
         self.token_lifetime = token_lifetime
         self.latency = latency
         self.counts: Counter = Counter()  # (endpoint, status) → requests
