@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 MIN_MEAN_CLUSTER = 30
-SCAN_SAMPLE = 20_000
-SILHOUETTE_SAMPLE = 3_000
+SCAN_SAMPLE = 10_000
+SILHOUETTE_SAMPLE = 2_000
 MIN_KNEE = 0.05
 
 
@@ -63,11 +63,11 @@ def upper_bound(n: int, k_max: int) -> int:
 
 
 def candidates(n: int, k_min: int, k_max: int) -> list[int]:
-    """The ks scanned: every k up to 10, then every second, then every fourth."""
+    """The ks scanned: every k up to 6, every second up to 12, then every fourth."""
     high = upper_bound(n, k_max)
     if high < k_min:
         return [high]
-    ks = [k for k in range(k_min, high + 1) if k <= 10 or (k <= 20 and k % 2 == 0) or k % 4 == 0]
+    ks = [k for k in range(k_min, high + 1) if k <= 6 or (k <= 12 and k % 2 == 0) or k % 4 == 0]
     if ks[-1] != high:
         ks.append(high)
     return ks

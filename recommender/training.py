@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 FINAL_N_INIT = 3
+THREADED_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ def fit_bucket(
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     seed = bucket_seed(config.seed, bucket)
     timings: dict[str, float] = {}
@@ -268,10 +270,14 @@ def fit_bucket(
     scaler = StandardScaler()
     scaled = scaler.fit_transform(imputer.fit_transform(data.sound[rows]))
 
-    choice = kselect.choose(scaled, config.k_min, config.k_max, seed)
+    # One thread for small fits: OpenMP's thread start-up and spin-waiting cost more than
+    # they save below ~100k rows, and on a busy machine they made fits 10× slower.
+    with threadpool_limits(1):
+        choice = kselect.choose(scaled, config.k_min, config.k_max, seed)
     timings["k_scan"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    kmeans = KMeans(n_clusters=choice.k, n_init=FINAL_N_INIT, random_state=seed).fit(scaled)
+    with threadpool_limits(None if len(rows) >= THREADED_ROWS else 1):
+        kmeans = KMeans(n_clusters=choice.k, n_init=FINAL_N_INIT, random_state=seed).fit(scaled)
     labels = kmeans.labels_.astype(np.int64)
     pipeline = Pipeline([("impute", imputer), ("scale", scaler), ("kmeans", kmeans)])
     timings["fit"] = time.perf_counter() - clock
