@@ -95,11 +95,11 @@ async def test_ingest_matches_the_json(db: Database, tmp_path: Path) -> None:
     # Positions follow the list order; ids are the URIs without their prefix.
     first = json.loads(paths[0].read_text())["playlists"][0]
     async with db.connection() as conn:
-        stored = await catalogue.playlist_tracks(conn, "mpd:0")
-        names = await catalogue.get_playlists(conn, ["mpd:0"])
+        stored = await catalogue.playlist_tracks(conn, "mpd:0000000")
+        names = await catalogue.get_playlists(conn, ["mpd:0000000"])
     assert stored == [t["track_uri"].removeprefix("spotify:track:") for t in first["tracks"]]
-    assert names["mpd:0"]["name"] == first["name"]
-    assert names["mpd:0"]["collaborative"] is True  # the string "true"
+    assert names["mpd:0000000"]["name"] == first["name"]
+    assert names["mpd:0000000"]["collaborative"] is True  # the string "true"
 
 
 async def test_rerun_skips_finished_slices(db: Database, tmp_path: Path) -> None:
@@ -165,10 +165,10 @@ async def test_odd_entries_and_num_tracks_mismatch(db: Database, tmp_path: Path)
     doc = json.loads(path.read_text())
     local_skipped = doc["playlists"][2]["tracks"]
     async with db.connection() as conn:
-        entries = await catalogue.playlist_tracks(conn, "mpd:2")
-        names = await catalogue.get_playlists(conn, ["mpd:3"])
+        entries = await catalogue.playlist_tracks(conn, "mpd:0000002")
+        names = await catalogue.get_playlists(conn, ["mpd:0000003"])
     assert len(entries) == len(local_skipped) - 1  # positions close up over the local file
-    assert names["mpd:3"]["name"] == "Ünïcødé 🎧 — قائمة"
+    assert names["mpd:0000003"]["name"] == "Ünïcødé 🎧 — قائمة"
     assert (await counts(db))["playlist"] == PLAYLISTS
 
 

@@ -63,6 +63,13 @@ def _id(uri: Any, prefix: str) -> str | None:
     return None
 
 
+def playlist_key(pid: int) -> str:
+    """`mpd:` and the pid, zero-padded to 7 digits so that keys sort in pid order: each
+    slice then appends to the end of playlist_track's primary key instead of inserting
+    all over it (with "mpd:2" > "mpd:10" the load slowed down as the table grew)."""
+    return f"mpd:{pid:07d}" if pid >= 0 else f"mpd:{pid}"
+
+
 def entry_rows(entries: list[tuple[str, str]]) -> list[tuple[str, int, str]]:
     """(playlist_id, position, track_id) rows from the compact form."""
     return [
@@ -294,7 +301,7 @@ def _playlist(playlist: Playlist, data: SliceData, with_playlists: bool, bad: se
     elif [item.pos for item in items] != list(range(count)):
         data.renumbered += 1
     if with_playlists:
-        playlist_id = f"mpd:{playlist.pid}"
+        playlist_id = playlist_key(playlist.pid)
         data.entries.append((playlist_id, "".join([uri[14:] for uri in uris])))
         data.playlists.append(_playlist_row(playlist_id, playlist))
 
