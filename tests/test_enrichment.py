@@ -22,6 +22,7 @@ from pipeline.spotify.state import DatabaseState
 from sql import catalogue
 from sql import enrichment_state as state
 from sql.database import Database
+from sql.errors import TuneclusterError
 from sql.migrate import init_schema
 from sql.schema import (
     album,
@@ -355,6 +356,15 @@ async def test_features_wait_when_nobody_can_give_them(db: Database) -> None:
     assert await outcome_table(db, "track", "audio_features") == {}  # nothing marked, all left
 
 
+def test_unknown_types_are_refused() -> None:
+    from bot.cli.enrich import _types
+
+    assert _types(None) == ["tracks", "albums", "artists", "features"]
+    assert _types(["features,tracks", "tracks"]) == ["tracks", "features"]
+    with pytest.raises(TuneclusterError, match=r"unknown type\(s\) lyrics"):
+        _types(["tracks,lyrics"])
+
+
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
     process = await asyncio.create_subprocess_exec(
@@ -397,8 +407,6 @@ async def test_enrich_command(tmp_path: Path) -> None:
         assert "fetched" in out and "requests:" in out and "waiting on limits" in out
         for text in (out, err):
             assert CLIENT_SECRET not in text and "Bearer" not in text
-        code, out, err = await _cli(env, "enrich", "--types", "lyrics")
-        assert code == 1 and err.strip().startswith("error: unknown type(s) lyrics")
         async with db.transaction() as conn:  # a stop persisted by an earlier run
             from datetime import UTC, datetime, timedelta
 
