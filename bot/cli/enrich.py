@@ -11,11 +11,11 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
+from bot.clients import reccobeats_client, spotify_client
 from bot.settings import Settings
 from pipeline.enrichment import TYPES, enrich
 from pipeline.reccobeats import ReccoBeatsClient, ReccoBeatsCoolingDown
 from pipeline.spotify.client import SpotifyClient
-from pipeline.spotify.state import DatabaseState
 from sql.database import Database
 from sql.errors import TuneclusterError
 
@@ -26,37 +26,17 @@ log = logging.getLogger("tunecluster.enrich")
 async def open_clients(
     config: Settings, db: Database
 ) -> AsyncIterator[tuple[SpotifyClient | None, ReccoBeatsClient | None]]:
-    """The Spotify client (None without credentials) and the ReccoBeats client (None
-    while it is cooling down), built from the settings, remembering capabilities and
-    cool-downs in `db`. A running persisted Spotify cool-down is raised here, before
-    any request."""
+    """Like `bot.clients.open_clients`, but a ReccoBeats stop only costs the audio
+    features (None is yielded for it) while the Spotify work goes on. A running persisted
+    Spotify cool-down is raised here, before any request."""
     async with AsyncExitStack() as stack:
-        spotify = None
-        if config.spotify_configured:
-            spotify = SpotifyClient(
-                client_id=config.spotify_client_id or "",
-                client_secret=config.spotify_client_secret.get_secret_value(),  # type: ignore[union-attr]
-                api_url=config.spotify_api_url,
-                accounts_url=config.spotify_accounts_url,
-                requests_per_second=config.spotify_requests_per_second,
-                concurrency=config.spotify_concurrency,
-                cooldown_cap_seconds=config.spotify_cooldown_cap_seconds,
-                timeout=config.http_timeout_seconds,
-                max_attempts=config.http_max_attempts,
-                state=DatabaseState(db, "spotify"),
-            )
+        spotify = spotify_client(config, db)
+        if spotify is not None:
             await stack.enter_async_context(spotify)
-        reccobeats = ReccoBeatsClient(
-            base_url=config.reccobeats_url,
-            requests_per_second=config.reccobeats_requests_per_second,
-            timeout=config.http_timeout_seconds,
-            max_attempts=config.http_max_attempts,
-            cooldown_cap_seconds=config.spotify_cooldown_cap_seconds,
-            state=DatabaseState(db, "reccobeats"),
-        )
+        reccobeats: ReccoBeatsClient | None = reccobeats_client(config, db)
         try:
             await stack.enter_async_context(reccobeats)
-        except ReccoBeatsCoolingDown as stop:  # Spotify's work can still go on
+        except ReccoBeatsCoolingDown as stop:
             log.warning("%s: audio features wait for the next run", stop)
             reccobeats = None
         yield spotify, reccobeats
