@@ -35,7 +35,7 @@ class DemoSettings:
     models_dir: Path = DEMO_MODELS
     tracks: int = 3000
     picks: int = 3
-    evaluation_seeds: int = 150
+    evaluation_seeds: int = 100
 
 
 def _fresh(settings: DemoSettings) -> None:
@@ -72,7 +72,7 @@ async def run_demo(settings: DemoSettings = DemoSettings(), progress=None) -> di
         scores = await evaluation.evaluate(
             db,
             recommender,
-            evaluation.EvalConfig(seeds=settings.evaluation_seeds, repeat_seeds=50),
+            evaluation.EvalConfig(seeds=settings.evaluation_seeds, repeat_seeds=30),
         )
     finally:
         await db.dispose()
