@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     watch_dir: Path | None = None
     watch_interval_minutes: float = Field(10.0, gt=0)
     lease_seconds: float = Field(120.0, gt=0)
+    # false: the bot runs no background jobs or scheduled posts (cron runs them instead:
+    # `tunecluster jobs run ...`, `tunecluster discovery post --due`; docs/operations.md)
+    run_jobs: bool = True
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

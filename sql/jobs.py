@@ -110,3 +110,28 @@ async def lease_holder(conn: AsyncConnection, name: str) -> tuple[str, datetime]
         await conn.execute(select(lease.c.holder, lease.c.expires_at).where(lease.c.name == name))
     ).first()
     return (row[0], row[1]) if row else None
+
+
+# --- used by the scheduler (bot/scheduler.py) ---------------------------------------------------
+
+
+async def started_since(conn: AsyncConnection, job: str, since: datetime) -> bool:
+    """Whether a run of `job` (any outcome, any process) started at or after `since`:
+    the scheduler's once-per-period rule."""
+    found = await conn.scalar(
+        select(job_run.c.id)
+        .where(job_run.c.job == job, job_run.c.started_at >= since)
+        .order_by(job_run.c.started_at.desc())
+        .limit(1)
+    )
+    return found is not None
+
+
+async def abandon_runs(conn: AsyncConnection, holder: str, error: str) -> int:
+    """Close the runs a stopped process left `running` (its lease was taken over)."""
+    result = await conn.execute(
+        update(job_run)
+        .where(job_run.c.holder == holder, job_run.c.outcome == "running")
+        .values(finished_at=utcnow(), outcome="failed", error=error[:2000])
+    )
+    return int(result.rowcount or 0)

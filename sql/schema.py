@@ -357,12 +357,20 @@ guild_settings = Table(
     Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
     Column("discovery_channel_id", BigInteger),
     Column("discovery_every", String(8)),  # daily | weekly
-    Column("discovery_at", String(5)),  # HH:MM
+    Column("discovery_at", String(8)),  # HH:MM (or HH:MM:SS) in `timezone`
     Column("discovery_weekday", SmallInteger),  # 0 = Monday, for weekly
     Column("timezone", String(64)),
     Column("buckets", String(255)),  # comma-separated; empty = rotate by demand
     Column("enabled", Boolean, nullable=False, server_default="0"),
     Column("disabled_reason", String(255)),
+    # --- discovery posts (bot/services/discovery.py) ---
+    # When the schedule was last set: slots before it are not owed.
+    Column("discovery_set_at", Timestamp()),
+    # The scheduled slot (UTC) of the last scheduled post, claimed before posting, so a
+    # restart, a second process or a cron run never posts one slot twice.
+    Column("last_slot", Timestamp()),
+    Column("last_post_at", Timestamp()),
+    Column("posts", Integer, nullable=False, server_default="0"),  # rotation offset
     _updated(),
     **MYSQL_TABLE,
 )
