@@ -10,7 +10,20 @@ from typing import Annotated
 import typer
 
 from bot import __version__
-from bot.cli import db, demo, eda, enrich, evaluate, importing, recommend, run, stats, train
+from bot.cli import (
+    db,
+    demo,
+    discovery,
+    eda,
+    enrich,
+    evaluate,
+    importing,
+    jobs,
+    recommend,
+    run,
+    stats,
+    train,
+)
 from bot.cli.common import err_console
 from sql.errors import TuneclusterError
 
@@ -22,7 +35,20 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (db, stats, enrich, importing, eda, run, demo, train, recommend, evaluate):
+for module in (
+    db,
+    stats,
+    enrich,
+    importing,
+    eda,
+    run,
+    demo,
+    train,
+    recommend,
+    evaluate,
+    jobs,
+    discovery,
+):
     module.register(app)
 
 

@@ -1,0 +1,103 @@
+"""How a discovery post looks and how it reaches a channel (discord.py side).
+
+The embeds are `/recommend`'s pick embeds with a "Why" that fits a discovery; delivery
+goes through Discord's REST API only (`POST /channels/{id}/messages`), so the bot and the
+REST-only command line share it. 403 and 404 become `ChannelLost`.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.embeds import pick_embed
+from bot.services.cards import TrackCard
+from bot.services.discovery import ChannelLost, Deliver, DiscoveryPost, Schedule, aware
+from recommender.discovery import DiscoveryPick
+from recommender.serving import Pick
+from recommender.taxonomy import display
+
+BUTTON_LABEL = 80
+
+
+def _why(pick: DiscoveryPick, days: float) -> str:
+    fresh = f", not shown in this server for {days:g} days" if days > 0 else ""
+    return (
+        f"A random {display(pick.bucket)} track (cluster #{pick.cluster} of "
+        f"{pick.bucket_size:,} tracks){fresh}"
+    )
+
+
+def pick_message_embed(pick: DiscoveryPick, card: TrackCard | None, days: float) -> discord.Embed:
+    shown = Pick(
+        pick.track_id, pick.name, pick.artists, pick.bucket, pick.cluster, float("nan"), []
+    )
+    embed = pick_embed(shown, card)
+    for index, item in enumerate(embed.fields):
+        if item.name == "Why":
+            embed.set_field_at(index, name="Why", value=_why(pick, days)[:1024], inline=False)
+    return embed
+
+
+def discovery_message(
+    post: DiscoveryPost, cards: dict[str, TrackCard]
+) -> tuple[str, list[discord.Embed], discord.ui.View]:
+    """A one-line header, one embed and one link button per pick."""
+    genres = ", ".join(display(p.bucket) for p in post.picks)
+    content = f"🎧 **Discovery** — something new in {genres}"
+    embeds, view = [], discord.ui.View(timeout=None)
+    for pick in post.picks:
+        card = cards.get(pick.track_id)
+        embeds.append(pick_message_embed(pick, card, post.no_repeat_days))
+        if card and card.url:
+            label = f"▶ {pick.name}"[:BUTTON_LABEL]
+            view.add_item(discord.ui.Button(label=label, url=card.url))
+    return content, embeds, view
+
+
+def deliverer(client: discord.Client) -> Deliver:
+    """Delivery through `client`'s REST session (no gateway needed)."""
+
+    async def deliver(post: DiscoveryPost, cards: dict[str, TrackCard]) -> int | None:
+        content, embeds, view = discovery_message(post, cards)
+        channel = client.get_partial_messageable(post.channel_id, guild_id=post.guild_id)
+        try:
+            message = await channel.send(content=content, embeds=embeds, view=view)
+        except discord.Forbidden as error:
+            raise ChannelLost(
+                f"the bot may not post in channel {post.channel_id} any more"
+                f" ({error.status} {error.text or 'Forbidden'})"
+            ) from None
+        except discord.NotFound as error:
+            raise ChannelLost(
+                f"channel {post.channel_id} no longer exists ({error.status} {error.text or 'Not Found'})"
+            ) from None
+        return message.id
+
+    return deliver
+
+
+def settings_embed(row: dict | None, *, next_slot=None) -> discord.Embed:
+    """`/discovery show`: channel, schedule, genres, state (with the reason when off)."""
+    embed = discord.Embed(title="Discovery posts", colour=discord.Colour.dark_grey())
+    if row is None or not row.get("discovery_channel_id"):
+        embed.description = "Not set up in this server. Use `/discovery set` to start."
+        return embed
+    schedule = Schedule.from_row(row)
+    state = "on" if row.get("enabled") else f"off — {row.get('disabled_reason') or 'turned off'}"
+    embed.add_field(name="State", value=state[:1024], inline=False)
+    embed.add_field(name="Channel", value=f"<#{row['discovery_channel_id']}>", inline=True)
+    embed.add_field(name="When", value=schedule.describe() if schedule else "—", inline=True)
+    buckets = [b for b in (row.get("buckets") or "").split(",") if b]
+    embed.add_field(
+        name="Genres",
+        value=", ".join(display(b) for b in buckets)
+        or "a rotation through the genres this server asks for most",
+        inline=False,
+    )
+    if row.get("enabled") and next_slot is not None:
+        embed.add_field(name="Next post", value=f"<t:{int(next_slot.timestamp())}:F>", inline=True)
+    if row.get("last_post_at"):
+        last = int(aware(row["last_post_at"]).timestamp())
+        embed.add_field(name="Last post", value=f"<t:{last}:R>", inline=True)
+    embed.set_footer(text=f"{row.get('posts') or 0} posts so far")
+    return embed

@@ -1,0 +1,318 @@
+"""The background jobs' bodies, as plain async functions: the scheduler runs them, and so
+does `tunecluster jobs run NAME` (from cron, for instance).
+
+Each body returns a `JobOutcome` (ok | skipped | failed, with counts); `recorded` wraps a
+body in a `job_run` row (start, end, outcome, counts, error), which `/status` and
+`tunecluster jobs` show. CPU work leaves the event loop: the curated-set fingerprint is
+computed in a worker process, dataset parsing in a thread or worker processes, training
+in the training service's process pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.services.retrain import TrainingBusy
+from bot.services.train import TrainReport, TrainSettings
+from pipeline.curation import curate
+from pipeline.enrichment import enrich
+from pipeline.importers import FORMATS, import_dataset
+from pipeline.importers.writing import record_files
+from pipeline.mpd import ingest as mpd
+from recommender import features as feature_plans
+from sql import frames, jobs, models
+from sql.database import Database
+from sql.errors import TuneclusterError
+from sql.schema import source_file
+
+log = logging.getLogger("tunecluster.jobs")
+
+SETTLE_SECONDS = 10.0  # a watched file younger than this may still be being copied
+WATCH_KIND = "watch"
+
+
+@dataclass
+class JobOutcome:
+    outcome: str  # ok | skipped | failed
+    counts: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # why it failed or was skipped (one line)
+    detail: Any = None  # for reporting (a TrainReport...), not stored
+
+
+Body = Callable[[], Awaitable[JobOutcome]]
+Gate = Callable[[AsyncConnection], Awaitable[bool]]
+
+
+def holder_id(kind: str = "bot") -> str:
+    """Who runs a job (kind, host, process, and a random part: process ids are reused),
+    as stored in `job_run` and `lease`."""
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:128]
+
+
+def one_line(error: BaseException) -> str:
+    """A failure as people read it: the message of expected errors, else type + message."""
+    expected = isinstance(error, TuneclusterError)
+    text = str(error) if expected else f"{type(error).__name__}: {error}"
+    return (text.strip().splitlines() or [type(error).__name__])[0][:500]
+
+
+async def recorded(
+    db: Database, job: str, holder: str, body: Body, *, gate: Gate | None = None
+) -> JobOutcome | None:
+    """Run `body` as one recorded run of `job`; None when `gate` (checked in the same
+    transaction that records the start) says not to run. Failures are recorded and
+    returned, not raised; a cancelled run is recorded as failed and re-raised."""
+    async with db.transaction() as conn:
+        if gate is not None and not await gate(conn):
+            return None
+        run_id = await jobs.start_run(conn, job, holder)
+    started = time.monotonic()
+    try:
+        outcome = await body()
+    except asyncio.CancelledError:
+        await _finish(db, run_id, JobOutcome("failed", error="cancelled: the process stopped"))
+        raise
+    except Exception as error:
+        if not isinstance(error, TuneclusterError):
+            log.exception("job %s failed", job)
+        outcome = JobOutcome("failed", error=one_line(error))
+    outcome.counts.setdefault("seconds", round(time.monotonic() - started, 2))
+    await _finish(db, run_id, outcome)
+    level = logging.WARNING if outcome.outcome == "failed" else logging.INFO
+    log.log(level, "job %s: %s %s%s", job, outcome.outcome, outcome.counts,
+            f" ({outcome.error})" if outcome.error else "")  # fmt: skip
+    return outcome
+
+
+async def _finish(db: Database, run_id: int, outcome: JobOutcome) -> None:
+    try:
+        async with db.transaction() as conn:
+            await jobs.finish_run(
+                conn, run_id, outcome.outcome, counts=outcome.counts, error=outcome.error
+            )
+    except Exception as error:  # the database went away: the run stays `running`
+        log.warning("could not record the end of run %s: %s", run_id, one_line(error))
+
+
+# --- enrichment ---------------------------------------------------------------------------------
+
+
+async def enrich_catalogue(
+    db: Database, *, spotify: Any, reccobeats: Any, limit: int | None = None
+) -> JobOutcome:
+    """Complete what the catalogue lacks (resumable; see pipeline.enrichment)."""
+    summary = (await enrich(db, spotify=spotify, reccobeats=reccobeats, limit=limit)).as_dict()
+    types = summary["types"]
+    counts: dict[str, Any] = {
+        key: sum(t[key] for t in types.values())
+        for key in ("pending", "fetched", "not_found", "unavailable", "failed")
+    }
+    counts["requests"] = summary["requests"]
+    skipped = {name: t["skipped"] for name, t in types.items() if t["skipped"]}
+    if skipped and len(skipped) == len(types):
+        return JobOutcome("skipped", counts, "; ".join(sorted(set(skipped.values()))))
+    stopped = summary["stopped"]
+    return JobOutcome("ok", counts, f"stopped early: {stopped}" if stopped else None)
+
+
+# --- the watched folder ---------------------------------------------------------------------------
+
+
+def watched_entries(watch_dir: Path) -> tuple[list[Path], list[tuple[str, Path]]]:
+    """(MPD slice files, (format, file or folder) dataset entries) in the folder.
+
+    Layout: MPD slices (`mpd.slice.*.json`) at the top or in `mpd/`; datasets one level
+    down in a folder named after their format (`tidytuesday/spotify_songs.csv`,
+    `musicoset/<folder>`...). Hidden, `.tmp` and `.part` names are ignored.
+    """
+    if not watch_dir.is_dir():
+        raise TuneclusterError(f"the watched folder {watch_dir} does not exist")
+    slices = [p for p in (*watch_dir.glob("mpd.slice.*.json"), *watch_dir.glob("mpd/*.json"))
+              if mpd.SLICE_NAME.fullmatch(p.name)]  # fmt: skip
+    datasets = []
+    for fmt in FORMATS:
+        folder = watch_dir / fmt
+        if folder.is_dir():
+            datasets += [(fmt, p) for p in sorted(folder.iterdir()) if _visible(p)]
+    return sorted(slices), datasets
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(".") and path.suffix not in (".tmp", ".part")
+
+
+def _files(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+
+
+def _settled(path: Path, now: float, settle: float) -> bool:
+    """No file of the entry changed within `settle` seconds (the copy is complete)."""
+    return all(now - p.stat().st_mtime >= settle for p in _files(path))
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in _files(path))
+
+
+def _watch_name(fmt: str, path: Path) -> str:
+    return f"{WATCH_KIND}:{fmt}:{path.resolve()}"[:255]
+
+
+async def _taken_in(conn: AsyncConnection) -> dict[str, int | None]:
+    query = select(source_file.c.name, source_file.c.size_bytes).where(
+        source_file.c.kind == WATCH_KIND
+    )
+    return {name: size for name, size in (await conn.execute(query)).all()}
+
+
+async def ingest_watched(
+    db: Database, watch_dir: Path, *, settle: float = SETTLE_SECONDS, workers: int | None = 1
+) -> JobOutcome:
+    """Take in what was dropped in the watched folder since the last run: new MPD slices
+    (the ingest skips finished ones) and dataset files, each entry once (it is recorded
+    in `source_file`, done or failed, and taken again only when its size changes)."""
+    slices, datasets = await asyncio.to_thread(watched_entries, Path(watch_dir))
+    now = time.time()
+    counts: dict[str, Any] = {"slices": 0, "datasets": 0, "waiting": 0, "failed": 0}
+    failures: list[str] = []
+
+    done = await mpd.recorded(db)
+    new_slices = []
+    for path in slices:
+        status, size = done.get(path.name, (None, None))
+        if status == "done" and size == path.stat().st_size:
+            continue
+        if _settled(path, now, settle):
+            new_slices.append(path)
+        else:
+            counts["waiting"] += 1
+    if new_slices:
+        report = await mpd.ingest_mpd(db, new_slices, workers=workers)
+        counts["slices"] = len(report.ingested)
+        counts["tracks_new"] = report.tracks_new
+        counts["failed"] += len(report.failed)
+        failures += [f"{name}: {why}" for name, why in report.failed.items()]
+
+    async with db.connection() as conn:
+        taken = await _taken_in(conn)
+    for fmt, path in datasets:
+        name, size = _watch_name(fmt, path), _size(path)
+        if taken.get(name) == size:
+            continue
+        if not _settled(path, now, settle):
+            counts["waiting"] += 1
+            continue
+        status, detail = "done", ""
+        try:
+            result = await import_dataset(db, fmt, path)
+            detail = result.summary()
+            counts["datasets"] += 1
+        except TuneclusterError as error:
+            status, detail = "failed", one_line(error)
+            counts["failed"] += 1
+            failures.append(f"{path.name}: {detail}")
+        async with db.transaction() as conn:
+            await record_files(conn, [_watch_row(name, size, status, detail)])
+
+    if failures:
+        return JobOutcome("failed", counts, "; ".join(failures)[:500])
+    if not counts["slices"] and not counts["datasets"]:
+        return JobOutcome("skipped", counts, "nothing new in the watched folder")
+    return JobOutcome("ok", counts)
+
+
+def _watch_row(name: str, size: int, status: str, detail: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": WATCH_KIND,
+        "size_bytes": size,
+        "status": status,
+        "rows_read": None,
+        "detail": detail[:2000],
+        "finished_at": jobs.utcnow(),
+    }
+
+
+# --- retraining ------------------------------------------------------------------------------------
+
+StartTraining = Callable[[Database, TrainSettings], Awaitable[TrainReport]]
+
+
+async def active_fingerprint(db: Database) -> str | None:
+    """The curated-set fingerprint the serving model was trained on."""
+    async with db.connection() as conn:
+        version = await models.active_version(conn)
+        row = await models.get_model_version(conn, version) if version else None
+    return row["fingerprint"] if row else None
+
+
+async def curated_fingerprint(
+    db: Database, config: TrainSettings, *, executor: Executor | None = None
+) -> tuple[str | None, int]:
+    """(fingerprint, curated rows) of what training would use now, computed exactly as
+    the training service does, in a worker process that reads the catalogue itself
+    (None for an empty catalogue)."""
+    url = db.url.render_as_string(hide_password=False)
+    loop = asyncio.get_running_loop()
+    if executor is not None:
+        return await loop.run_in_executor(executor, _fingerprint_worker, url, config)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return await loop.run_in_executor(pool, _fingerprint_worker, url, config)
+
+
+def _fingerprint_worker(url: str, config: TrainSettings) -> tuple[str | None, int]:
+    return asyncio.run(_fingerprint(url, config))
+
+
+async def _fingerprint(url: str, config: TrainSettings) -> tuple[str | None, int]:
+    db = Database(url, pool_size=1)
+    try:
+        async with db.connection() as conn:
+            tracks = await frames.track_frame(conn)
+    finally:
+        await db.dispose()
+    if tracks.empty:
+        return None, 0
+    plan = feature_plans.plan_features(tracks, config.features)
+    curated = curate(tracks, replace(config.curation, features=plan.required))
+    return curated.fingerprint, curated.rows_out
+
+
+async def retrain_if_changed(
+    db: Database,
+    config: TrainSettings,
+    *,
+    start: StartTraining,
+    executor: Executor | None = None,
+) -> JobOutcome:
+    """Train (through `start`, which refuses a second concurrent run) only when the
+    curated set's fingerprint differs from the serving model's. A failed training raises;
+    the training service leaves the previous version serving."""
+    current, rows = await curated_fingerprint(db, config, executor=executor)
+    active = await active_fingerprint(db)
+    counts: dict[str, Any] = {"curated": rows, "fingerprint": (current or "")[:12]}
+    if current is None:
+        return JobOutcome("skipped", counts, "the catalogue is empty")
+    if current == active:
+        return JobOutcome("skipped", counts, "the curated set is unchanged since the model")
+    try:
+        report = await start(db, config)
+    except TrainingBusy as busy:
+        return JobOutcome("skipped", counts, one_line(busy))
+    counts.update(version=report.version, assignments=report.assignments)
+    return JobOutcome("ok", counts, detail=report)
