@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.replies import send_error
+from bot.scheduler import BotScheduler, build_scheduler
 from bot.services.context import AppContext
 from bot.settings import Settings
 
@@ -24,6 +25,7 @@ COGS = (
     "bot.cogs.recommend",
     "bot.cogs.genres",
     "bot.cogs.admin",
+    "bot.cogs.discovery",
 )
 
 
@@ -55,6 +57,7 @@ class TuneclusterBot(commands.Bot):
         )
         self.settings = settings
         self.app: AppContext | None = None
+        self.scheduler: BotScheduler | None = None
 
     @property
     def context(self) -> AppContext:
@@ -67,6 +70,9 @@ class TuneclusterBot(commands.Bot):
         for name in COGS:
             await self.load_extension(name)
         await self.sync_dev_guild()
+        self.scheduler = build_scheduler(self)
+        if self.scheduler is not None:
+            await self.scheduler.start()
 
     async def sync_dev_guild(self) -> None:
         """Copy the commands to the development guild, where they show at once."""
@@ -82,6 +88,9 @@ class TuneclusterBot(commands.Bot):
         log.info("connected as %s to %d guilds", self.user, len(self.guilds))
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.shutdown()
+            self.scheduler = None
         if self.app is not None:
             await self.app.close()
             self.app = None
