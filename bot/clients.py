@@ -3,14 +3,17 @@ the bot and the scheduler."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from bot.settings import Settings
-from pipeline.reccobeats import ReccoBeatsClient
+from pipeline.reccobeats import ReccoBeatsClient, ReccoBeatsCoolingDown
 from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.state import DatabaseState
 from sql.database import Database
+
+log = logging.getLogger("tunecluster.clients")
 
 
 def spotify_client(config: Settings, db: Database) -> SpotifyClient | None:
@@ -45,12 +48,20 @@ def reccobeats_client(config: Settings, db: Database) -> ReccoBeatsClient:
 @asynccontextmanager
 async def open_clients(
     config: Settings, db: Database
-) -> AsyncIterator[tuple[SpotifyClient | None, ReccoBeatsClient]]:
-    """Both clients, opened, remembering capabilities and cool-downs in `db`. A running
-    persisted Spotify cool-down is raised here, before any request."""
+) -> AsyncIterator[tuple[SpotifyClient | None, ReccoBeatsClient | None]]:
+    """Both clients, opened, remembering capabilities and cool-downs in `db`.
+
+    A running persisted Spotify cool-down is raised here, before any request. A ReccoBeats
+    stop only costs the audio features: None is yielded for it and the Spotify work goes on.
+    """
     async with AsyncExitStack() as stack:
         spotify = spotify_client(config, db)
         if spotify is not None:
             await stack.enter_async_context(spotify)
-        reccobeats = await stack.enter_async_context(reccobeats_client(config, db))
+        reccobeats: ReccoBeatsClient | None = reccobeats_client(config, db)
+        try:
+            await stack.enter_async_context(reccobeats)
+        except ReccoBeatsCoolingDown as stop:
+            log.warning("%s: audio features wait for the next run", stop)
+            reccobeats = None
         yield spotify, reccobeats

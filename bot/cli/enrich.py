@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
-from bot.clients import reccobeats_client, spotify_client
-from bot.settings import Settings
+from bot.clients import open_clients
 from pipeline.enrichment import TYPES, enrich
-from pipeline.reccobeats import ReccoBeatsClient, ReccoBeatsCoolingDown
-from pipeline.spotify.client import SpotifyClient
-from sql.database import Database
 from sql.errors import TuneclusterError
 
 log = logging.getLogger("tunecluster.enrich")
-
-
-@asynccontextmanager
-async def open_clients(
-    config: Settings, db: Database
-) -> AsyncIterator[tuple[SpotifyClient | None, ReccoBeatsClient | None]]:
-    """Like `bot.clients.open_clients`, but a ReccoBeats stop only costs the audio
-    features (None is yielded for it) while the Spotify work goes on. A running persisted
-    Spotify cool-down is raised here, before any request."""
-    async with AsyncExitStack() as stack:
-        spotify = spotify_client(config, db)
-        if spotify is not None:
-            await stack.enter_async_context(spotify)
-        reccobeats: ReccoBeatsClient | None = reccobeats_client(config, db)
-        try:
-            await stack.enter_async_context(reccobeats)
-        except ReccoBeatsCoolingDown as stop:
-            log.warning("%s: audio features wait for the next run", stop)
-            reccobeats = None
-        yield spotify, reccobeats
 
 
 def _types(values: list[str] | None) -> list[str]:
