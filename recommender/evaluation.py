@@ -156,7 +156,8 @@ async def _load(conn, version: str, sound: tuple[str, ...]) -> _Data:
     ]
     buckets = assigned.groupby("track_id")["bucket"].apply(list)
     trained["buckets"] = buckets.reindex(trained.index)
-    members = {b: g["track_id"].to_numpy() for b, g in assigned.groupby("bucket")}
+    # Sorted by id: the baselines' draws must not depend on a model's position layout.
+    members = {b: np.sort(g["track_id"].to_numpy()) for b, g in assigned.groupby("bucket")}
     popular = {
         b: trained.loc[m]
         .sort_values(["popularity", "track_id"], ascending=[False, True])

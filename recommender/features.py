@@ -31,6 +31,7 @@ from sql.errors import TuneclusterError
 
 OPTIONAL_FEATURES = frozenset({"time_signature", "mode", "key"})
 CONTEXT_FEATURES = ("release_year", "popularity")
+CONTEXT_WEIGHT = 2.0  # chosen by the offline evaluation (docs/recommender.md)
 MIN_COVERAGE = 0.5
 
 
@@ -45,7 +46,7 @@ class FeaturePlan:
     sound: tuple[str, ...]
     required: tuple[str, ...]
     context: tuple[str, ...] = CONTEXT_FEATURES
-    context_weight: float = 2.0
+    context_weight: float = CONTEXT_WEIGHT
     dropped: Mapping[str, float] = field(default_factory=dict)  # feature → coverage
     coverage: Mapping[str, float] = field(default_factory=dict)
 
@@ -70,7 +71,7 @@ def plan_features(
     configured: Sequence[str],
     *,
     context: Sequence[str] = CONTEXT_FEATURES,
-    context_weight: float = 2.0,
+    context_weight: float = CONTEXT_WEIGHT,
 ) -> FeaturePlan:
     """Decide the used, required and dropped features from the catalogue's coverage.
 

@@ -48,6 +48,8 @@ class TrainSettings:
     k_min: int = 2
     k_max: int = 24
     curation: CurationFilters = field(default_factory=CurationFilters)
+    # Weight of release year and popularity in the "nearest" distance (0: sound only).
+    context_weight: float = feature_plans.CONTEXT_WEIGHT
 
     @classmethod
     def from_settings(cls, settings: Any) -> TrainSettings:
@@ -116,7 +118,9 @@ async def train(
         raise TuneclusterError(
             "the catalogue is empty: import a dataset first (tunecluster import)"
         )
-    plan = feature_plans.plan_features(tracks, config.features)
+    plan = feature_plans.plan_features(
+        tracks, config.features, context_weight=config.context_weight
+    )
     curated = curate(tracks, replace(config.curation, features=plan.required))
     data = prepare(curated.frame, genres, taxonomy, plan)
     if not data.members:
