@@ -278,9 +278,16 @@ async def _land(
     albums = _fresh(data.albums, seen.albums)
     entries = entry_rows(data.entries) if playlists else []
     async with db.transaction() as conn:
-        await _write_catalogue(conn, tracks, artists, albums)
-        if playlists:
-            await _write_playlists(conn, data, entries, rewrite)
+        mysql = conn.dialect.name != "sqlite"
+        if mysql:  # the rows are written parents first: the per-row lookups are redundant
+            await conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+        try:
+            await _write_catalogue(conn, tracks, artists, albums)
+            if playlists:
+                await _write_playlists(conn, data, entries, rewrite)
+        finally:
+            if mysql:  # pooled connection: restore before anyone else gets it
+                await conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
         detail = (
             f"{len(data.playlists)} playlists, {len(entries)} entries, {data.distinct_tracks} "
             f"distinct tracks; num_tracks mismatches: {data.num_tracks_mismatch}"
