@@ -262,6 +262,9 @@ class BotScheduler:
 
             try:
                 outcome = await recorded(self.db, job.name, self.holder, job.body, gate=gate)
+            except asyncio.CancelledError:  # stopping: the run recorded itself as cancelled
+                log.info("job %s cancelled: the scheduler is stopping", job.name)
+                return
             except Exception as error:  # the database is down: try again next period
                 log.warning("job %s could not start: %s", job.name, one_line(error))
                 return
@@ -337,6 +340,9 @@ class BotScheduler:
                 outcome = await scheduled_post(
                     self.db, guild_id, self.deliver, self.holder, no_repeat_days=self.no_repeat_days
                 )
+            except asyncio.CancelledError:
+                log.info("discovery post for guild %s cancelled: stopping", guild_id)
+                return
             except Exception as error:
                 log.warning("discovery post for guild %s failed: %s", guild_id, one_line(error))
                 return

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -270,9 +271,27 @@ async def curated_fingerprint(
     loop = asyncio.get_running_loop()
     if executor is not None:
         return await loop.run_in_executor(executor, _fingerprint_worker, url, config)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+    try:
         return await loop.run_in_executor(pool, _fingerprint_worker, url, config)
+    finally:  # never wait for the worker on the loop (it exits when its task ends)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker side: a bot killed outright must not leave its worker waiting forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _fingerprint_worker(url: str, config: TrainSettings) -> tuple[str | None, int]:
