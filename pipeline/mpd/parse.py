@@ -233,14 +233,8 @@ def _extract(
     """
     every = [item for playlist in playlists for item in playlist.tracks]
     first = {item.track_uri: item for item in reversed(every)}  # earliest entry wins
-    ids: dict[str | None, str] = {}
-    bad: set[str | None] = set()
-    for uri in first:
-        track_id = _id(uri, TRACK)
-        if track_id is None:
-            bad.add(uri)
-        else:
-            ids[uri] = track_id
+    ids = _ids(first, TRACK)
+    bad = {uri for uri in first if uri not in ids}
     data.distinct_tracks = len(ids)
     for playlist in playlists:
         _playlist(playlist, data, with_playlists, bad)
@@ -248,10 +242,12 @@ def _extract(
     new.reverse()  # file order
     if sent is not None:
         new = [(t, e) for t, e in new if t not in sent.tracks]
-    artists = _owners(new, "artist_uri", "artist_name", ARTIST, sent.artists if sent else None)
-    albums = _owners(new, "album_uri", "album_name", ALBUM, sent.albums if sent else None)
-    artist_of, data.artists = artists
-    album_of, data.albums = albums
+    artist_names = {e.artist_uri: e.artist_name for _, e in reversed(new)}
+    artist_of = _ids({u: n for u, n in artist_names.items() if n}, ARTIST)  # needs a name
+    data.artists = _rows(artist_of, artist_names, sent.artists if sent else None)
+    album_names = {e.album_uri: e.album_name for _, e in reversed(new)}
+    album_of = _ids(album_names, ALBUM)
+    data.albums = _rows(album_of, album_names, sent.albums if sent else None)
     data.tracks = [
         (
             t,
@@ -306,25 +302,27 @@ def _playlist(playlist: Playlist, data: SliceData, with_playlists: bool, bad: se
         data.playlists.append(_playlist_row(playlist_id, playlist))
 
 
-def _owners(
-    new: list[tuple[str, Entry]], uri_field: str, name_field: str, prefix: str, sent: set | None
-) -> tuple[dict[str | None, str], list[tuple]]:
-    """Artists (or albums) of the new tracks: URI -> id, and the rows not sent before."""
-    names: dict[str | None, str | None] = {}
-    for _, item in new:
-        uri = getattr(item, uri_field)
-        if uri not in names:
-            names[uri] = getattr(item, name_field)
-    ids: dict[str | None, str] = {}
-    rows = []
-    for uri, name in names.items():
-        owner = _id(uri, prefix)
-        if owner is None or (prefix == ARTIST and not name):
-            continue  # an artist needs a name; an album may lack one
-        ids[uri] = owner
-        if sent is None or owner not in sent:
-            rows.append((owner, name))
-    return ids, rows
+def _ids(uris: dict | list, prefix: str) -> dict[str, str]:
+    """URI -> bare id for the valid `spotify:<kind>:<22 base62>` URIs among `uris`.
+
+    Checked in bulk (one join and one isalnum over all ids), one by one only when the
+    bulk check finds something wrong.
+    """
+    size = len(prefix) + 22
+    found = {
+        u: u[len(prefix) :]
+        for u in uris
+        if u.__class__ is str and len(u) == size and u.startswith(prefix)
+    }
+    joined = "".join(found.values())
+    if not (joined.isascii() and joined.isalnum()):
+        found = {u: i for u, i in found.items() if i.isascii() and i.isalnum()}
+    return found
+
+
+def _rows(ids: dict[str, str], names: dict, sent: set | None) -> list[tuple]:
+    """(id, name) rows in first-seen order, leaving out what this worker already sent."""
+    return [(i, names[u]) for u, i in ids.items() if sent is None or i not in sent]
 
 
 def _playlist_row(playlist_id: str, playlist: Playlist) -> tuple:
