@@ -137,9 +137,7 @@ async def test_a_small_bucket_is_exhausted_without_repeats(db: Database) -> None
     assert row["posts"] == 3 and row["last_post_at"] is not None
     # once the window has passed, the tracks may come again
     async with db.transaction() as conn:
-        await conn.execute(
-            update(recommendation_log).values(created_at=datetime(2020, 1, 1))
-        )
+        await conn.execute(update(recommendation_log).values(created_at=datetime(2020, 1, 1)))
     post = await service.post_now(db, GUILD, deliver, no_repeat_days=7)
     assert post.picks[0].track_id in ids["jazz"]
 
@@ -210,7 +208,9 @@ async def test_a_due_slot_is_posted_once(db: Database) -> None:
 
 
 @pytest.mark.parametrize("status", ["403 Missing Access", "404 Unknown Channel"])
-async def test_a_lost_channel_turns_the_posts_off_with_the_reason(db: Database, status: str) -> None:
+async def test_a_lost_channel_turns_the_posts_off_with_the_reason(
+    db: Database, status: str
+) -> None:
     await build_model(db, {"jazz": [6]})
     now = datetime.now(UTC)
     await _set(db, at=f"{(now - timedelta(minutes=1)):%H:%M}", set_at=now - timedelta(hours=1))
@@ -244,7 +244,11 @@ async def test_configure_validates_and_defaults(db: Database) -> None:
         db, GUILD, channel_id=CHANNEL, every="weekly", at="8:00", timezone="Asia/Tokyo",
         buckets="Rock, EDM", weekday=None, known_buckets=BUCKETS, now=friday,
     )  # fmt: skip
-    assert (row["discovery_at"], row["discovery_weekday"], row["buckets"]) == ("08:00", 5, "rock,edm")
+    assert (row["discovery_at"], row["discovery_weekday"], row["buckets"]) == (
+        "08:00",
+        5,
+        "rock,edm",
+    )
     assert row["enabled"] and row["discovery_set_at"] is not None
     with pytest.raises(DiscoveryError, match="daily or weekly"):
         await service.configure(

@@ -97,6 +97,20 @@ async def _finished(db: Database, job: str, count: int) -> bool:
     return len(runs) >= count and all(r["outcome"] != "running" for r in runs)
 
 
+async def test_a_period_has_one_run_however_often_the_job_fires(db: Database) -> None:
+    counts: dict[str, int] = {}
+    job = GlobalJob("daily", 86400, ticker(counts, "daily"))
+    scheduler = _scheduler(db, [job])
+    await scheduler.start()
+    try:
+        for _ in range(3):  # a coalesced misfire, a restart's catch-up, a second process...
+            await scheduler._run_global(job)
+    finally:
+        await scheduler.shutdown()
+    assert counts == {"daily": 1}
+    assert [r["outcome"] for r in await recorded_runs(db, "daily")] == ["ok"]
+
+
 async def test_stopping_cancels_a_run_and_records_it(db: Database) -> None:
     counts: dict[str, int] = {}
     job = GlobalJob("slow", 3600, ticker(counts, "slow", seconds=30))
@@ -172,7 +186,9 @@ async def test_a_schedule_changes_without_a_restart(db: Database) -> None:
 
 async def test_a_lost_channel_unschedules_the_guild(db: Database) -> None:
     await build_model(db, {"jazz": [8]})
-    deliver = Recorder(error=ChannelLost(f"channel {CHANNEL} no longer exists (404 Unknown Channel)"))
+    deliver = Recorder(
+        error=ChannelLost(f"channel {CHANNEL} no longer exists (404 Unknown Channel)")
+    )
     told: list[tuple[int, str]] = []
 
     async def on_disabled(guild_id: int, reason: str) -> None:
