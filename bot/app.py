@@ -47,7 +47,7 @@ class TuneclusterTree(app_commands.CommandTree):
 class TuneclusterBot(commands.Bot):
     """A slash-command bot; it needs no privileged intents."""
 
-    def __init__(self, settings: Settings, **options) -> None:
+    def __init__(self, settings: Settings, *, serving: bool = True, **options) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
@@ -56,6 +56,7 @@ class TuneclusterBot(commands.Bot):
             **options,
         )
         self.settings = settings
+        self.serving = serving  # False: only log in over REST to register the commands
         self.app: AppContext | None = None
         self.scheduler: BotScheduler | None = None
 
@@ -66,13 +67,15 @@ class TuneclusterBot(commands.Bot):
         return self.app
 
     async def setup_hook(self) -> None:
-        self.app = await AppContext.open(self.settings)
+        """Runs at login, before the gateway connects."""
         for name in COGS:
             await self.load_extension(name)
-        await self.sync_dev_guild()
-        self.scheduler = build_scheduler(self)
-        if self.scheduler is not None:
-            await self.scheduler.start()
+        if self.serving:
+            self.app = await AppContext.open(self.settings)
+            await self.sync_dev_guild()
+            self.scheduler = build_scheduler(self)
+            if self.scheduler is not None:
+                await self.scheduler.start()
 
     async def sync_dev_guild(self) -> None:
         """Copy the commands to the development guild, where they show at once."""
@@ -101,10 +104,10 @@ class ShardedTuneclusterBot(TuneclusterBot, commands.AutoShardedBot):
     """The same bot, sharded (advised from about 1,000 guilds)."""
 
 
-def create_bot(settings: Settings, **options) -> TuneclusterBot:
+def create_bot(settings: Settings, *, serving: bool = True, **options) -> TuneclusterBot:
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
     cls = ShardedTuneclusterBot if settings.sharded else TuneclusterBot
-    return cls(settings, **options)
+    return cls(settings, serving=serving, **options)
 
 
 async def run_bot(settings: Settings) -> None:
@@ -118,11 +121,9 @@ async def sync_global_commands(settings: Settings, guild_id: int | None = None) 
     """Register the commands with Discord (globally, or in one guild): a deliberate act,
     because global changes take up to an hour to show and count against a daily quota."""
     token = settings.require_discord_token()
-    bot = create_bot(settings)
+    bot = create_bot(settings, serving=False)
     try:
-        await bot.login(token)
-        for name in COGS:
-            await bot.load_extension(name)
+        await bot.login(token)  # REST only; setup_hook loads the cogs
         guild = discord.Object(id=guild_id) if guild_id else None
         if guild is not None:
             bot.tree.copy_global_to(guild=guild)
