@@ -89,14 +89,14 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
                 "track_id": track_id,
                 "name": name,
                 "album_id": album_id,
-                "duration_ms": as_int(values.at[i, "duration_ms"]),
-                "popularity": as_int(values.at[i, "popularity"]),
+                "duration_ms": as_int(values["duration_ms"][i]),
+                "popularity": as_int(values["popularity"][i]),
                 "explicit": as_bool(row.explicit),
                 "source": SOURCE,
             },
         )
         features = {
-            f: (as_int if f in INTEGER_FEATURES else as_float)(values.at[i, f]) for f in FEATURES
+            f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in FEATURES
         }
         if any(v is not None for v in features.values()):
             batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})

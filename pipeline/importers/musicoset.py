@@ -123,8 +123,8 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
             {
                 "artist_id": artist_id,
                 "name": name,
-                "followers": as_int(values.at[i, "followers"]),
-                "popularity": as_int(values.at[i, "popularity"]),
+                "followers": as_int(values["followers"][i]),
+                "popularity": as_int(values["popularity"][i]),
                 "image_url": _text(row.image_url),
                 "source": SOURCE,
             },
@@ -148,7 +148,7 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
 
 def _songs(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "songs.csv"
-    popularity = numbers(frame, ["popularity"], report, file)["popularity"].to_numpy()
+    popularity = numbers(frame, ["popularity"], report, file)["popularity"]
     added_artists = 0
     for i, row in _unique_rows(frame, file, report):
         track_id = _valid(row.song_id, "song", file, i, report)
@@ -211,10 +211,10 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
         if track_id not in batch.tracks:
             report.skip(f"{file}: features of a song not in songs.csv", track_id)
             continue
-        duration = as_int(values.at[i, "duration_ms"])
+        duration = as_int(values["duration_ms"][i])
         batch.put("tracks", track_id, {"track_id": track_id, "duration_ms": duration})
         features = {
-            f: (as_int if f in INTEGER_FEATURES else as_float)(values.at[i, f]) for f in FEATURES
+            f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in FEATURES
         }
         batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
 
@@ -254,7 +254,7 @@ def _releases(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
 
 def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "tracks.csv"
-    numbers_ = numbers(frame, ["track_number"], report, file)["track_number"].to_numpy()
+    numbers_ = numbers(frame, ["track_number"], report, file)["track_number"]
     for i, row in _unique_rows(frame, file, report):
         track_id = _valid(row.song_id, "song", file, i, report)
         album_id = _valid(row.album_id, "album", file, i, report)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.importers.report import ImportReport
@@ -108,9 +109,10 @@ def read_table(
 
 def numbers(
     frame: pd.DataFrame, columns: Iterable[str], report: ImportReport, file: str
-) -> pd.DataFrame:
-    """The columns as float64 (NaN where empty); non-numbers become NaN and are reported."""
-    out = pd.DataFrame(index=frame.index)
+) -> dict[str, np.ndarray]:
+    """The columns as float64 arrays (NaN where empty; indexing an array is a hundred
+    times faster than `DataFrame.at`); non-numbers become NaN and are reported."""
+    out: dict[str, np.ndarray] = {}
     for column in columns:
         text = frame[column].str.strip()
         values = pd.to_numeric(text, errors="coerce")
@@ -121,7 +123,7 @@ def numbers(
                 f"{file}: {int(bad.sum())} non-numeric value(s) in {column} stored as unknown "
                 f"(e.g. {first[:40]!r})"
             )
-        out[column] = values.astype("float64")
+        out[column] = values.to_numpy(dtype=np.float64)
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.importers.reading import (
@@ -89,7 +90,7 @@ def _id(value: str, kind: str, file: str, i: int, report: ImportReport) -> str |
 
 def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist.csv"
-    popularity = numbers(frame, ["popularity"], report, file)["popularity"].to_numpy()
+    popularity = numbers(frame, ["popularity"], report, file)["popularity"]
     for i, row in _rows(frame, file, report):
         artist_id = _id(row.artist_id, "artist", file, i, report)
         if artist_id is None:
@@ -126,7 +127,7 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
 
 def _albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_album.csv"
-    popularity = numbers(frame, ["album_popularity"], report, file)["album_popularity"].to_numpy()
+    popularity = numbers(frame, ["album_popularity"], report, file)["album_popularity"]
     for i, row in _rows(frame, file, report):
         album_id = _id(row.album_id, "album", file, i, report)
         if album_id is None:
@@ -153,12 +154,12 @@ def _albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) ->
 def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_track.csv"
     values = numbers(frame, ["duration_ms", "popularity"], report, file)
-    known = values["popularity"].dropna()
+    known = values["popularity"][~np.isnan(values["popularity"])]
     placeholder = len(known) > 0 and bool((known == 0).all())
     if placeholder:
         report.note(f"{file}: popularity is 0 on every row (a placeholder): stored as unknown")
-    duration = values["duration_ms"].to_numpy()
-    popularity = values["popularity"].to_numpy()
+    duration = values["duration_ms"]
+    popularity = values["popularity"]
     for i, row in _rows(frame, file, report):
         track_id = _id(row.track_id, "track", file, i, report)
         if track_id is None:
@@ -202,7 +203,7 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
         if track_id not in batch.tracks:
             report.skip(f"{file}: features of a track not in sample_track.csv", track_id)
             continue
-        features = {f: as_float(values.at[i, f]) for f in FEATURES}
+        features = {f: as_float(values[f][i]) for f in FEATURES}
         batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
 
 

@@ -77,9 +77,7 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
         f"artist genres come from playlist subgenres (source '{GENRE_SOURCE}'): they leak "
         "playlist membership into playlist-based evaluation"
     )
-    for i, (row, num) in enumerate(
-        zip(frame.itertuples(index=False), values.itertuples(index=False), strict=True)
-    ):
+    for i, row in enumerate(frame.itertuples(index=False)):
         line = i + 1  # data row number (malformed lines are not counted)
         if duplicate[i]:
             report.skip("duplicate row", f"row {line}: {row.track_id}")
@@ -113,12 +111,12 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
                 "track_id": track_id,
                 "name": name,
                 "album_id": album_id,
-                "duration_ms": as_int(num.duration_ms),
-                "popularity": as_int(num.track_popularity),
+                "duration_ms": as_int(values["duration_ms"][i]),
+                "popularity": as_int(values["track_popularity"][i]),
                 "source": SOURCE,
             },
         )
-        features = {f: getattr(num, f) for f in FEATURES}
+        features = {f: values[f][i] for f in FEATURES}
         if any(v == v for v in features.values()):
             batch.put(
                 "features",

@@ -69,6 +69,8 @@ class CatalogueBatch:
         if old is None:
             rows[key] = dict(row)
             return True
+        if old == row:  # the common repeat (a track in several playlists): nothing to merge
+            return False
         conflict = False
         for name, value in row.items():
             if value is None:
