@@ -15,8 +15,7 @@ def eda_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for the PNG figures and index.html.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Histograms of the catalogue vs the curated set, bucket sizes and the funnel, as PNGs
-    with an index.html."""
+    """Figures of the catalogue vs the curated set, and the funnel (PNGs + index.html)."""
     from pipeline.curation import CurationFilters  # pandas and matplotlib load slowly:
     from pipeline.eda import write_eda  # only when this command runs
 
