@@ -72,6 +72,20 @@ def test_daily_slots_follow_the_local_clock_across_dst() -> None:
     assert after == datetime(2026, 3, 9, 13, tzinfo=UTC)  # EDT, UTC-4
 
 
+def test_one_slot_a_day_when_the_clocks_change() -> None:
+    schedule = Schedule("daily", "02:30", "Europe/Paris")
+    back = [schedule.next_slot(datetime(2026, 10, 24, 12, tzinfo=UTC))]
+    back.append(schedule.next_slot(back[0] + timedelta(seconds=1)))
+    assert back == [  # 02:30 happens twice on the 25th: one post
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+    ]
+    late = datetime(2026, 10, 25, 1, 31, tzinfo=UTC)  # just after the repeated 02:30
+    assert schedule.due_slot(late, since=None) is None
+    forward = schedule.next_slot(datetime(2026, 3, 28, 12, tzinfo=UTC))
+    assert forward == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 02:30 does not exist: 03:30
+
+
 def test_weekly_slots() -> None:
     schedule = Schedule("weekly", "18:30:15", "Europe/Paris", weekday=4)  # Friday
     slot = schedule.next_slot(datetime(2026, 6, 1, tzinfo=UTC))  # a Monday

@@ -147,8 +147,13 @@ class Schedule:
         )
 
     def next_slot(self, after: datetime) -> datetime | None:
-        """The first slot at or after `after` (aware, UTC)."""
-        slot = self.trigger().get_next_fire_time(None, after.astimezone(UTC))
+        """The first slot at or after `after` (aware, UTC). When clocks go back, a local
+        time that happens twice is one slot (the first), not two posts that day; a local
+        time skipped when clocks go forward comes an hour later."""
+        trigger, zone = self.trigger(), ZoneInfo(self.timezone)
+        slot = trigger.get_next_fire_time(None, after.astimezone(UTC))
+        while slot is not None and slot.astimezone(zone).fold:
+            slot = trigger.get_next_fire_time(None, slot.astimezone(UTC) + timedelta(seconds=1))
         return slot.astimezone(UTC) if slot else None
 
     def due_slot(
