@@ -59,6 +59,17 @@ NO_FILTERS = CurationFilters(
 )
 ROUNDS = 10
 PER_ROUND = 40
+# Full scans that bring a catalogue's tables and the indexes serving uses into the
+# engine's cache, as on a server that has been answering for a while.
+WARM_UP = (
+    "SELECT COUNT(*), SUM(position) FROM track_cluster",
+    "SELECT COUNT(*), SUM(LENGTH(name)) FROM track",
+    "SELECT COUNT(*), SUM(release_year) FROM album",
+    "SELECT COUNT(*), SUM(energy) FROM audio_features",
+    "SELECT COUNT(*) FROM artist_track WHERE track_id > ''",
+    "SELECT COUNT(*), SUM(LENGTH(name)) FROM artist",
+    "SELECT COUNT(*) FROM artist_genre WHERE artist_id > ''",
+)
 
 
 @dataclass
@@ -221,6 +232,10 @@ async def run_engine(engine: str, sizes: list[int], with_real: bool, folder: Pat
             result["real"] = await prepare(real, None, pool)
     try:
         everything = [*targets, *([real] if real else [])]
+        for target in everything:
+            async with target.db.connection() as conn:
+                for query in WARM_UP:
+                    await conn.execute(text(query))
         for target in everything:  # warm up: bundle load, caches, compiled statements
             await time_picks(target, np.random.default_rng(0), 20)
             await time_recommend(target, np.random.default_rng(0), 10)
@@ -262,12 +277,31 @@ async def run_engine(engine: str, sizes: list[int], with_real: bool, folder: Pat
     return result
 
 
+async def buffer_pool(mb: int | None) -> int:
+    """MariaDB's buffer pool size in bytes before the change (set it when `mb` is given)."""
+    server = Database(make_url(MYSQL_BASE).set(database="mysql"))
+    try:
+        async with server.transaction() as conn:
+            before = int(await conn.scalar(text("SELECT @@innodb_buffer_pool_size")))
+            if mb:
+                await conn.execute(text(f"SET GLOBAL innodb_buffer_pool_size = {mb << 20}"))
+        return before
+    finally:
+        await server.dispose()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--engines", default="sqlite,mysql")
     parser.add_argument(
         "--real", action="store_true", help="also the MusicOSet + TidyTuesday catalogue"
+    )
+    parser.add_argument(
+        "--buffer-pool-mb",
+        type=int,
+        default=None,
+        help="set MariaDB's innodb_buffer_pool_size for the run (restored afterwards)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -278,10 +312,17 @@ async def main() -> None:
         "rounds": ROUNDS,
         "per_round": PER_ROUND,
     }
-    with tempfile.TemporaryDirectory(prefix="tunecluster-serve-") as tmp:
-        for engine in args.engines.split(","):
-            results[engine] = await run_engine(engine, sizes, args.real, Path(tmp))
-            print(engine, json.dumps(results[engine], indent=2), flush=True)
+    original_pool = await buffer_pool(args.buffer_pool_mb) if "mysql" in args.engines else None
+    try:
+        if original_pool is not None:
+            results["innodb_buffer_pool_mb"] = (await buffer_pool(None)) >> 20
+        with tempfile.TemporaryDirectory(prefix="tunecluster-serve-") as tmp:
+            for engine in args.engines.split(","):
+                results[engine] = await run_engine(engine, sizes, args.real, Path(tmp))
+                print(engine, json.dumps(results[engine], indent=2), flush=True)
+    finally:
+        if args.buffer_pool_mb and original_pool is not None:
+            await buffer_pool(original_pool >> 20)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {args.out}")

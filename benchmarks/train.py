@@ -104,6 +104,7 @@ async def measure(db: Database, config: train_service.TrainSettings) -> dict:
         "others_genre_share": report.meta["data"]["others_genre_share"],
         "others_track_share": report.meta["data"]["others_track_share"],
         "k_scan_seconds": round(sum(m["seconds"]["k_scan"] for m in buckets.values()), 1),
+        "training_worker_peak_mb": report.meta["training"]["worker_peak_mb"],
     }
 
 
@@ -161,8 +162,6 @@ async def generated(folder: Path, tracks: int) -> dict:
             curation=NO_FILTERS,
         )
         result = await measure(db, config)
-        # The largest child so far: the generator's worker or the training worker.
-        result["largest_worker_peak_mb"] = round(peak_mb(resource.RUSAGE_CHILDREN))
         values = await curated_matrix(db, config)
         result["baseline_seconds"] = round(baseline_in_worker(values, config.seed), 1)
     finally:

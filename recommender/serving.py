@@ -393,17 +393,24 @@ class _Picker:
                 )
                 for i, rows in zip(short, wrapped, strict=True):
                     found[i] = found[i] + rows
-            await self._admit([t for rows in found for _, t in rows])
-            for place, rows in zip(arms, found, strict=True):
-                for _, track_id in rows:
-                    if track_id not in self.details or track_id in chosen:
+            # Each arm's rows are tried in order; details are fetched only for the row an
+            # arm is trying (usually its first), so a pick costs one detail lookup.
+            pending = {i: [t for _, t in rows] for i, rows in enumerate(found)}
+            while pending:
+                trying = {i: rows[0] for i, rows in pending.items() if rows}
+                await self._admit(list(trying.values()))
+                for i in list(pending):
+                    if i not in trying:
+                        del pending[i]
                         continue
-                    key = self._song(track_id)
-                    if key in songs:
+                    track_id = trying[i]
+                    key = self._song(track_id) if track_id in self.details else None
+                    if key is None or track_id in chosen or key in songs:
+                        pending[i] = pending[i][1:]
                         continue
-                    chosen[track_id] = place
+                    chosen[track_id] = arms[i]
                     songs.add(key)
-                    break
+                    del pending[i]
         return [self._pick(t, p) for t, p in chosen.items()]
 
     # cluster-nearest -----------------------------------------------------------------------------

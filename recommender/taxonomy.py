@@ -23,6 +23,7 @@ from sql.errors import TuneclusterError
 DEFAULT_RULES = Path(__file__).parent / "data" / "genre_rules.toml"
 SECTIONS = ("exact", "phrases", "words", "patterns", "weak")
 DISPLAY = {"edm": "EDM", "r&b": "R&B"}
+MEMO_SIZE = 100_000
 
 _SEPARATORS = re.compile(r"[\s\-_/]+")
 _AMPERSAND = re.compile(r"(?<=\s)&(?=\s)")
@@ -56,6 +57,7 @@ class Taxonomy:
     weak: Mapping[str, tuple[str, ...]]
     source: str = "default"
     _compiled: dict = field(default_factory=dict, compare=False, repr=False)
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def all_buckets(self) -> tuple[str, ...]:
@@ -63,8 +65,14 @@ class Taxonomy:
         return (*self.buckets, self.fallback)
 
     def buckets_for(self, genre: str) -> tuple[str, ...]:
-        """The buckets of one genre string, in rule order, never empty."""
-        return _match(self, normalise(genre))
+        """The buckets of one genre string, in rule order, never empty (memoised: serving
+        files the same few thousand genres over and over)."""
+        found = self._memo.get(genre)
+        if found is None:
+            found = _match(self, normalise(genre))
+            if len(self._memo) < MEMO_SIZE:
+                self._memo[genre] = found
+        return found
 
     def track_buckets(self, genres: Iterable[str]) -> tuple[str, ...]:
         """The buckets of a track: every bucket of any of its artists' genres.

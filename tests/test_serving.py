@@ -225,6 +225,19 @@ async def test_exclusions_same_track_same_song_same_artist(trained: Trained) -> 
     assert seen_twin > 0 and seen_same_artist > 0
 
 
+async def test_picks_can_be_limited_to_one_bucket(trained: Trained) -> None:
+    recommender = Recommender(trained.models_dir)
+    async with trained.db.connection() as conn:
+        filed = await recommender.recommend(conn, ORIGINAL, Options(n=2))
+        bucket = filed.track.buckets[-1]
+        result = await recommender.recommend(conn, ORIGINAL, Options(n=6, bucket=bucket))
+        assert {p.bucket for p in result.picks} == {bucket}
+        assert [p.bucket for p in result.placements] == [bucket]
+        other = next(b for b in demo_catalogue.BUCKETS if b not in filed.track.buckets)
+        with pytest.raises(NoBucket, match="is not filed under"):
+            await recommender.recommend(conn, ORIGINAL, Options(bucket=other))
+
+
 async def test_no_repeat_within_the_guild_window(trained: Trained) -> None:
     old = models.utcnow() - timedelta(days=30)
     async with trained.db.transaction() as conn:

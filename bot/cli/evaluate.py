@@ -62,8 +62,9 @@ def evaluate_command(
             return result
 
     result = run(body())
-    for warning in result["warnings"]:
-        err_console.print(f"warning: {warning}", style="yellow", highlight=False)
+    if as_json:  # the table prints its warnings itself; JSON keeps stdout clean
+        for warning in result["warnings"]:
+            err_console.print(f"warning: {warning}", style="yellow", highlight=False)
     emit(result, as_json, render)
 
 

@@ -43,6 +43,9 @@ def recommend(
             "--strategy", help="cluster-nearest or cluster-random (default: the setting)."
         ),
     ] = None,
+    bucket: Annotated[
+        str | None, typer.Option("--bucket", help="Only pick from this one of its genre buckets.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Recommend tracks like LINK-OR-QUERY, each with why it was picked."""
@@ -61,6 +64,7 @@ def recommend(
                 options,
                 n=n,
                 strategy=strategy,
+                bucket=bucket,
                 spotify=spotify,
                 reccobeats=recco,
             )

@@ -219,12 +219,25 @@ def _fit_and_save(
     result = fit(data, training)
     meta = {
         **meta,
-        "training": {**training.to_dict(), "fit_seconds": round(result.seconds, 3)},
+        "training": {
+            **training.to_dict(),
+            "fit_seconds": round(result.seconds, 3),
+            "worker_peak_mb": _peak_mb(),
+        },
         "buckets": {b: m.summary() for b, m in result.models.items()},
     }
     bundles.save(Bundle(meta["version"], taxonomy, data.plan, result.models, meta), models_dir)
     light = FitResult(models={}, assignments=result.assignments, seconds=result.seconds)
     return {"fit": light, "meta": meta}
+
+
+def _peak_mb() -> float | None:
+    """This process's peak resident memory (Unix; None elsewhere)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 async def _write(
