@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.mpd import ingest as ingest_module
+from pipeline.mpd import parse
 from pipeline.mpd.ingest import ingest_mpd, slice_paths
 from pipeline.mpd.synthetic import Universe, slice_document, slice_name
 from sql import catalogue
@@ -313,3 +314,38 @@ def test_cli_ingest_and_resume(tmp_path: Path, sqlite_url: str) -> None:
     second = cli("ingest-mpd", str(tmp_path / "mpd"))
     assert second.returncode == 0
     assert "0 slice(s) ingested, 2 already done" in second.stdout
+
+
+def test_columnar_path_gives_the_rows_of_the_general_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean slice goes through the bulk (numpy) path; the case-by-case path must give
+    the same rows, also when a worker has already sent some of them."""
+    paths = [write_slice(tmp_path, i) for i in range(3)]
+
+    def run() -> list[parse.SliceData]:
+        sent = parse.Sent()
+        return [parse.parse_slice(str(p), sent=sent) for p in paths]
+
+    taken: list[bool] = []
+    real = parse._columnar
+
+    def counting(*args):  # records whether the bulk path took each slice
+        taken.append(real(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(parse, "_columnar", counting)
+    columnar = run()
+    assert taken == [True] * len(paths) and columnar[0].tracks
+    monkeypatch.setattr(parse, "_columnar", lambda *a: False)
+    general = run()
+    for fast, slow in zip(columnar, general, strict=True):
+        assert fast.entries == slow.entries and fast.playlists == slow.playlists
+        for rows in ("tracks", "artists", "albums"):
+            assert sorted(getattr(fast, rows)) == sorted(getattr(slow, rows))
+        assert (fast.distinct_tracks, fast.entries_read, fast.renumbered) == (
+            slow.distinct_tracks,
+            slow.entries_read,
+            slow.renumbered,
+        )
+        assert (fast.skipped, fast.num_tracks_mismatch) == (slow.skipped, slow.num_tracks_mismatch)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import orjson
 
 TRACK = "spotify:track:"
@@ -182,7 +183,8 @@ def parse_slice(
     if playlists is None:
         return data
     extracted: dict[str, dict] | None = {} if export_dir else None
-    _extract(playlists, data, with_playlists, extracted, sent)
+    if extracted is not None or not _columnar(playlists, data, with_playlists, sent):
+        _extract(playlists, data, with_playlists, extracted, sent)
     if export_dir:
         target = Path(export_dir) / f"extracted.{file.name}"
         target.write_bytes(orjson.dumps(extracted))
@@ -274,6 +276,156 @@ def _extract(
                 "album_name": e.album_name,
                 "album_uri": album_of.get(e.album_uri),
             }
+
+
+# The columnar path: a slice whose URIs are all well formed (every real MPD slice) is
+# handled with a few passes over flat lists and numpy arrays, no per-entry Python work
+# beyond pulling each field out once. Anything odd (a local file, a short id, a missing
+# name) sends the whole slice through `_extract`, which handles each case; both give the
+# same rows.
+
+_ALNUM = np.zeros(256, dtype=bool)
+_ALNUM[
+    np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8)
+] = True
+_SEP = "|"  # in neither a prefix nor an id: see `_bulk_ids`
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+
+
+def _bulk_ids(uris: list, prefix: str) -> np.ndarray | None:
+    """The bare ids as an (n, 22) byte array when every item is `prefix` + 22 base62
+    characters, else None. One join and three array comparisons: joined with a
+    separator that neither part can hold, the separators land exactly on the row ends
+    only if every item has exactly the right length."""
+    try:
+        joined = _SEP.join(uris) + _SEP
+    except TypeError:  # a missing URI
+        return None
+    size = len(prefix) + 23
+    if len(joined) != size * len(uris) or not joined.isascii():
+        return None
+    rows = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(len(uris), size)
+    head = np.frombuffer(prefix.encode("ascii"), np.uint8)
+    ids = rows[:, len(head) : size - 1]
+    if not (
+        (rows[:, : len(head)] == head).all()
+        and (rows[:, -1] == ord(_SEP)).all()
+        and _ALNUM[ids].all()
+    ):
+        return None
+    return np.ascontiguousarray(ids)
+
+
+def _strings(ids: np.ndarray) -> list[str]:
+    """Python strings of (n, 22) id bytes (widened to UCS-4: numpy makes them in C)."""
+    return ids.astype(np.uint32).view("U22").ravel().tolist()
+
+
+def _first_of(ids: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct id, in file order.
+
+    Rows are hashed to one uint64 and grouped with a stable sort (so each group starts
+    with its earliest row); every row is then compared with its group's first row in
+    full, and a hash collision (never seen, but possible) falls back to exact sorting.
+    """
+    n = len(ids)
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    padded = np.zeros((n, 24), np.uint8)
+    padded[:, :22] = ids
+    words = padded.view(np.uint64)
+    hashed = (words[:, 0] * _MIX[0]) ^ (words[:, 1] * _MIX[1]) ^ words[:, 2]
+    order = np.argsort(hashed, kind="stable")
+    ordered = hashed[order]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    group = np.cumsum(starts) - 1
+    leader = order[starts]
+    if not (words[order] == words[leader[group]]).all():
+        _, leader = np.unique(ids.view("V22").ravel(), return_index=True)
+    return np.sort(leader)
+
+
+def _columnar(
+    playlists: list[Playlist], data: SliceData, with_playlists: bool, sent: Sent | None
+) -> bool:
+    """Fill `data` from a slice whose URIs and names are all well formed; False (and
+    `data` untouched) when something needs `_extract`'s case-by-case handling."""
+    every = [item for playlist in playlists for item in playlist.tracks]
+    track_bytes = _bulk_ids([item.track_uri for item in every], TRACK)
+    if track_bytes is None:
+        return False
+    first = _first_of(track_bytes)
+    distinct = len(first)
+    track_ids = _strings(track_bytes[first])
+    if sent is not None:
+        keep = [i for i, t in enumerate(track_ids) if t not in sent.tracks]
+        first = first[keep]
+        track_ids = [track_ids[i] for i in keep]
+    new = [every[i] for i in first.tolist()]
+    artist_bytes = _bulk_ids([item.artist_uri for item in new], ARTIST)
+    album_bytes = _bulk_ids([item.album_uri for item in new], ALBUM)
+    if artist_bytes is None or album_bytes is None:
+        return False
+    artist_names = [item.artist_name for item in new]
+    artist_first = _first_of(artist_bytes).tolist()
+    if not all([artist_names[i] for i in artist_first]):  # an artist needs a name
+        return False
+    artist_ids = _strings(artist_bytes)
+    album_ids = _strings(album_bytes)
+    album_first = _first_of(album_bytes).tolist()
+
+    data.distinct_tracks = distinct
+    data.tracks = list(
+        zip(
+            track_ids,
+            [item.track_name or "" for item in new],
+            album_ids,
+            [item.duration_ms for item in new],
+            artist_ids,
+            strict=True,
+        )
+    )
+    sent_artists = sent.artists if sent is not None else ()
+    sent_albums = sent.albums if sent is not None else ()
+    data.artists = [
+        (artist_ids[i], artist_names[i]) for i in artist_first if artist_ids[i] not in sent_artists
+    ]
+    data.albums = [
+        (album_ids[i], new[i].album_name) for i in album_first if album_ids[i] not in sent_albums
+    ]
+    if sent is not None:
+        sent.tracks.update(track_ids)
+        sent.artists.update(row[0] for row in data.artists)
+        sent.albums.update(row[0] for row in data.albums)
+    _columnar_playlists(playlists, every, track_bytes, data, with_playlists)
+    return True
+
+
+def _columnar_playlists(
+    playlists: list[Playlist],
+    every: list[Entry],
+    track_bytes: np.ndarray,
+    data: SliceData,
+    with_playlists: bool,
+) -> None:
+    data.entries_read += len(every)
+    positions = [item.pos for item in every]
+    joined = track_bytes.tobytes().decode("ascii") if with_playlists else ""
+    start = 0
+    for playlist in playlists:
+        count = len(playlist.tracks)
+        end = start + count
+        if playlist.num_tracks != count:
+            data.num_tracks_mismatch += 1
+        if positions[start:end] != list(range(count)):
+            data.renumbered += 1
+        if with_playlists:
+            playlist_id = playlist_key(playlist.pid)
+            data.entries.append((playlist_id, joined[22 * start : 22 * end]))
+            data.playlists.append(_playlist_row(playlist_id, playlist))
+        start = end
 
 
 def _playlist(playlist: Playlist, data: SliceData, with_playlists: bool, bad: set) -> None:
