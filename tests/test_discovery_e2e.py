@@ -465,13 +465,6 @@ async def test_tunecluster_jobs_shows_runs_lease_and_schedules(world: World) -> 
     (schedule,) = shown["discovery"]
     assert schedule["guild_id"] == GUILD.id and not schedule["enabled"]
     assert schedule["disabled_reason"].startswith("turned off by dj")
-    code, out, err = await _tunecluster(world, "jobs")
-    assert code == 0 and "retrain" in out and "lease: held by bot:" in out
-    code, _, err = await _tunecluster(world, "jobs", "run", "cleanup")
-    assert (
-        code == 1
-        and err.strip() == "error: unknown job 'cleanup' (one of: enrich, ingest, retrain)"
-    )
 
 
 async def test_jobs_run_by_hand_are_recorded(world: World) -> None:
@@ -482,8 +475,5 @@ async def test_jobs_run_by_hand_are_recorded(world: World) -> None:
         "skipped",
         "the curated set is unchanged since the model",
     )
-    code, out, err = await _tunecluster(world, "jobs", "run", "enrich", "--json")
-    assert code == 0, err
-    assert json.loads(out)["counts"]["requests"] == 0  # everything is known already
-    runs = {r["job"]: r for r in await recorded_runs(world.db, "retrain")}
-    assert runs["retrain"]["holder"].startswith("cli:")
+    runs = await recorded_runs(world.db, "retrain")
+    assert runs[-1]["holder"].startswith("cli:") and runs[-1]["outcome"] == "skipped"

@@ -37,20 +37,20 @@ def _scheduler(db: Database, *global_jobs: GlobalJob, lease: float = 1.0) -> Bot
 async def test_two_schedulers_run_a_global_job_once_per_period(db: Database) -> None:
     other = Database(db.url)  # a second pool, as a second process would have
     counts: dict[str, int] = {}
-    period = 1.0
+    period = 0.5
     first = _scheduler(db, GlobalJob("tick", period, ticker(counts, "first")))
     second = _scheduler(other, GlobalJob("tick", period, ticker(counts, "second")))
     try:
         await first.start()
         await second.start()
         assert first.leader and not second.leader
-        await asyncio.sleep(3.2)
+        await asyncio.sleep(1.8)
         before = await recorded_runs(db, "tick")
         assert {r["holder"] for r in before} == {first.holder} and len(before) >= 2
         # the leader dies without a word: its lease expires and the other takes over
         first.aps.shutdown(wait=False)
         first.leader = False
-        await asyncio.sleep(3.5)
+        await asyncio.sleep(2.5)
         runs = await recorded_runs(db, "tick")
         assert second.leader and any(r["holder"] == second.holder for r in runs)
         assert max(per_period(runs, period).values()) == 1  # never twice in a period
@@ -74,8 +74,8 @@ async def test_a_stopping_leader_hands_over_at_once(db: Database) -> None:
 
 # --- two bot processes ---------------------------------------------------------------------------
 
-ENRICH, INGEST, RETRAIN = 3.0, 3.0, 6.0  # seconds per period
-LEASE_SECONDS = 3.0
+ENRICH, INGEST, RETRAIN = 3.0, 3.0, 3.6  # seconds per period (exact in the settings' units)
+LEASE_SECONDS = 2.0
 
 
 @pytest.fixture
@@ -130,14 +130,14 @@ async def test_two_bot_processes_run_each_global_job_once_per_period(
         try:
             await emu.wait_identified(timeout=60, count=2)
             await until(lambda: _lease(mariadb), 20, "a lease holder")
-            await asyncio.sleep(12)
+            await asyncio.sleep(9)
             holder = await _lease(mariadb)
             leader = next(b for b in bots if f":{b.pid}:" in holder)
             survivor = next(b for b in bots if b is not leader)
             leader.send_signal(signal.SIGKILL)  # no goodbye: the lease must expire
             await leader.wait()
             killed_at = utcnow()
-            await asyncio.sleep(12)
+            await asyncio.sleep(9)
         finally:
             for bot in bots:
                 if bot.returncode is None:

@@ -7,6 +7,7 @@ the status)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +20,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, update
+from typer.testing import CliRunner
 
+from bot.cli import app as cli
 from bot.scheduler import LEASE, BotScheduler, GlobalJob, period_start
 from bot.services import discovery as service
 from bot.services.discovery import ChannelLost
@@ -32,6 +35,7 @@ from recommender import demo_catalogue
 from recommender.taxonomy import load
 from sql import jobs, models
 from sql.database import Database
+from sql.errors import TuneclusterError
 from sql.migrate import init_schema
 from sql.schema import audio_features, guild_settings, job_run, model_version
 from tests.fixtures.datasets import TIDY_COLUMNS, tidy_row, write_csv
@@ -348,3 +352,35 @@ async def test_an_empty_catalogue_is_not_trained(sqlite_db: Database, tmp_path: 
             sqlite_db, config, start=partial(train, executor=pool), executor=pool
         )
     assert (outcome.outcome, outcome.error) == ("skipped", "the catalogue is empty")
+
+
+# --- the command line, in process --------------------------------------------------------------
+
+
+def test_jobs_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "RECCOBEATS_URL": "http://127.0.0.1:9",
+        "HTTP_MAX_ATTEMPTS": "1",
+        "CONFIG": str(tmp_path / "none.toml"),
+    }.items():
+        monkeypatch.setenv(f"TUNECLUSTER_{name}", value)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "init"]).exit_code == 0
+    ran = runner.invoke(cli, ["jobs", "run", "enrich", "--json"])
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.output)["counts"]["requests"] == 0
+    shown = runner.invoke(cli, ["jobs"])
+    assert "enrich" in shown.output and "lease: nobody has run the global jobs yet" in shown.output
+    history = json.loads(runner.invoke(cli, ["jobs", "--job", "enrich", "--json"]).output)
+    assert [r["holder"].split(":")[0] for r in history["runs"]] == ["cli"]
+    for args, message in [
+        (["jobs", "run", "cleanup"], "unknown job 'cleanup' (one of: enrich, ingest, retrain)"),
+        (["jobs", "run", "ingest"], "TUNECLUSTER_WATCH_DIR is not set"),
+        (["discovery", "post"], "name a GUILD id to post now, or use --due for every due guild"),
+        (["discovery", "post", "1"], "TUNECLUSTER_DISCORD_TOKEN is not set"),
+    ]:
+        result = runner.invoke(cli, args)
+        assert isinstance(result.exception, TuneclusterError), (args, result.output)
+        assert message in str(result.exception)
