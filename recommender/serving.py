@@ -175,20 +175,29 @@ class Recommender:
 
     # --- placing the input -------------------------------------------------------------------
 
-    async def describe(
-        self, conn: AsyncConnection, track_id: str, bundle: Bundle
-    ) -> tuple[TrackInfo, dict]:
-        details = (await reads.track_details(conn, [track_id])).get(track_id)
+    async def _input(
+        self, conn: AsyncConnection, track_id: str, *, need_model: bool = True
+    ) -> tuple[Bundle | None, dict[str, Any], list[str]]:
+        """The active bundle (None before any training), the track's details and genres:
+        one round trip."""
+        version, details, genres = await reads.input_track(conn, track_id)
+        if version is None and need_model:
+            raise NoActiveModel("no model is trained yet: run `tunecluster train` first")
         if details is None:
             raise UnknownTrack(f"track {track_id} is not in the catalogue")
-        genres = await reads.track_genres(conn, track_id)
+        return (self.bundle(version) if version else None), details, genres
+
+    def describe(
+        self, track_id: str, details: dict, genres: list[str], bundle: Bundle
+    ) -> TrackInfo:
         buckets = list(bundle.taxonomy.track_buckets(genres))
         artists = [a["name"] for a in details["artists"]]
-        return TrackInfo(track_id, details["name"], artists, genres, buckets), details
+        return TrackInfo(track_id, details["name"], artists, genres, buckets)
 
     async def place(self, conn: AsyncConnection, track_id: str) -> Placed:
-        bundle = await self.active(conn)
-        info, details = await self.describe(conn, track_id, bundle)
+        bundle, details, genres = await self._input(conn, track_id)
+        assert bundle is not None
+        info = self.describe(track_id, details, genres, bundle)
         label = _label(info)
         if not info.genres:
             raise NoBucket(
@@ -227,15 +236,8 @@ class Recommender:
         Uses the active model's taxonomy (what serving uses) or, before any training,
         `fallback`. What keeps the track from being placed is given as `reason`.
         """
-        try:
-            bundle: Bundle | None = await self.active(conn)
-        except NoActiveModel:
-            bundle = None
+        bundle, details, genres = await self._input(conn, track_id, need_model=False)
         taxonomy = bundle.taxonomy if bundle is not None else fallback
-        details = (await reads.track_details(conn, [track_id])).get(track_id)
-        if details is None:
-            raise UnknownTrack(f"track {track_id} is not in the catalogue")
-        genres = await reads.track_genres(conn, track_id)
         out: dict[str, Any] = {
             "track": {
                 "track_id": track_id,
@@ -328,11 +330,11 @@ class _Picker:
 
     # candidates ---------------------------------------------------------------------------------
 
-    async def _admit(self, ids: Sequence[str]) -> list[str]:
-        """Fetch details of new ids and drop the excluded ones; returns the admitted ids."""
+    async def _admit(self, ids: Sequence[str], known: dict[str, dict[str, Any]]) -> list[str]:
+        """Apply the exclusions to new candidates (`known` holds their details, read with
+        the seek); returns the admitted ids among `ids`, in order."""
         fresh = [t for t in dict.fromkeys(ids) if t not in self.details and t not in self.rejected]
         if fresh:
-            found = await reads.track_details(self.conn, fresh)
             recent: set[str] = set()
             if self.options.guild_id is not None and self.options.no_repeat_days > 0:
                 since = utcnow() - timedelta(days=self.options.no_repeat_days)
@@ -340,12 +342,12 @@ class _Picker:
                     self.conn, self.options.guild_id, fresh, since
                 )
             for track_id in fresh:
-                reason = self._exclusion(track_id, found.get(track_id), recent)
+                reason = self._exclusion(track_id, known.get(track_id), recent)
                 if reason:
                     self.rejected.add(track_id)
                     self.excluded[reason] = self.excluded.get(reason, 0) + 1
                 else:
-                    self.details[track_id] = found[track_id]
+                    self.details[track_id] = known[track_id]
         return [t for t in dict.fromkeys(ids) if t in self.details]
 
     def _exclusion(self, track_id: str, details: dict | None, recent: set[str]) -> str | None:
@@ -382,23 +384,25 @@ class _Picker:
             arms = [placements[(len(chosen) + i) % len(placements)] for i in range(missing)]
             starts = [int(self.rng.integers(p.cluster_size)) for p in arms]
             requests = [(p.bucket, p.cluster, s) for p, s in zip(arms, starts, strict=True)]
-            found = await reads.seek(self.conn, self.version, requests, RANDOM_SEEK_ROWS)
+            found, known = await reads.seek_with_details(
+                self.conn, self.version, requests, RANDOM_SEEK_ROWS
+            )
             short = [i for i, rows in enumerate(found) if len(rows) < RANDOM_SEEK_ROWS]
             if short:  # wrap around to the first positions of the cluster
-                wrapped = await reads.seek(
+                wrapped, more = await reads.seek_with_details(
                     self.conn,
                     self.version,
                     [(arms[i].bucket, arms[i].cluster, 0) for i in short],
                     RANDOM_SEEK_ROWS,
                 )
+                known.update(more)
                 for i, rows in zip(short, wrapped, strict=True):
                     found[i] = found[i] + rows
-            # Each arm's rows are tried in order; details are fetched only for the row an
-            # arm is trying (usually its first), so a pick costs one detail lookup.
+            # Each arm's rows are tried in order (the next one when a row is excluded).
             pending = {i: [t for _, t in rows] for i, rows in enumerate(found)}
             while pending:
                 trying = {i: rows[0] for i, rows in pending.items() if rows}
-                await self._admit(list(trying.values()))
+                await self._admit(list(trying.values()), known)
                 for i in list(pending):
                     if i not in trying:
                         del pending[i]
@@ -436,11 +440,11 @@ class _Picker:
                 for start, end in cells.nearest(target, wanted[place.bucket]):
                     requests.append((place.bucket, place.cluster, start, end))
                     owners.append(place)
-            found = await reads.position_ranges(self.conn, self.version, requests)
+            found, known = await reads.ranges_with_details(self.conn, self.version, requests)
             ids: dict[str, list[str]] = {p.bucket: [] for p in todo}
             for place, rows in zip(owners, found, strict=True):
                 ids[place.bucket] += [t for _, t in rows]
-            await self._admit([t for group in ids.values() for t in group])
+            await self._admit([t for group in ids.values() for t in group], known)
             for place in todo:
                 admitted = [t for t in ids[place.bucket] if t in self.details]
                 last[place.bucket] = admitted

@@ -1,12 +1,13 @@
 """The reads serving makes on every request, kept cheap.
 
 Picks seek through the `track_cluster` primary key (version, bucket, cluster, position):
-a request reads a bounded number of rows whatever the catalogue's size, and all the
-seeks of a request go in one UNION ALL statement. These statements are compiled once per
-engine and shape (SQLAlchemy writes the SQL; the rows go to the driver as tuples, like
-`sql.upsert`): per-request statement building and result processing were most of a
-recommendation's time. Variable lengths (id lists, seeks) are rounded up to a power of
-two and padded, so a handful of compiled shapes serve every request.
+a request reads a bounded number of rows whatever the catalogue's size. A request makes
+two round trips: one for the input track (the active version, its details and genres in
+one statement), one for the candidates (every seek of the request in one UNION ALL,
+joined to the candidates' details). The statements are compiled once per engine and
+shape (SQLAlchemy writes the SQL; values go to the driver as tuples, like `sql.upsert`):
+statement building and result processing were most of a recommendation's time. Variable
+lengths (seeks, id lists) are rounded up to a power of two and padded.
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ ACTIVE_KEY = "active_model"
 MAX_ARMS = 128  # seeks per statement (SQLite allows 500 compound terms)
 MAX_IDS = 512
 
+DETAIL_COLUMNS = (
+    "track_id",
+    "name",
+    "track_popularity",
+    "album_popularity",
+    "release_year",
+    "features_id",
+    *FEATURE_COLUMNS,
+)
+CREDIT_COLUMNS = ("artist_position", "artist_id", "artist_name")
+
 
 def _shape(size: int) -> int:
     """The next power of two ≥ size (few compiled shapes)."""
@@ -47,22 +59,66 @@ def _shape(size: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def _compiled(dialect: Dialect, name: str, size: int) -> tuple[str, tuple[str, ...]]:
-    compiled = _BUILDERS[name](size).compile(dialect=dialect)
-    return str(compiled), tuple(compiled.positiontup or ())
+def _compiled(dialect: Dialect, name: str, size: int) -> tuple[str, tuple[str, ...], dict]:
+    compiled = _BUILDERS[name](size, dialect.name).compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
 
 
 async def _run(conn: AsyncConnection, name: str, size: int, params: dict[str, Any]) -> list[tuple]:
-    sql, order = _compiled(conn.dialect, name, size)
-    result = await conn.exec_driver_sql(sql, tuple(params[key] for key in order))
+    sql, order, defaults = _compiled(conn.dialect, name, size)
+    values = {**defaults, **params}
+    result = await conn.exec_driver_sql(sql, tuple(values[key] for key in order))
     return list(result.all())
 
 
 # --- statements ------------------------------------------------------------------------------
 
 
-def _active(_: int):
+def _details_columns() -> list:
+    return [
+        track.c.track_id,
+        track.c.name,
+        track.c.popularity,
+        album.c.popularity,
+        album.c.release_year,
+        audio_features.c.track_id,
+        *(audio_features.c[c] for c in FEATURE_COLUMNS),
+        artist_track.c.position,
+        artist.c.artist_id,
+        artist.c.name,
+    ]
+
+
+def _details_from(base):
+    """`base` (track, or candidates joined to track) with album, features and artists."""
+    return (
+        base.outerjoin(album, album.c.album_id == track.c.album_id)
+        .outerjoin(audio_features, audio_features.c.track_id == track.c.track_id)
+        .outerjoin(artist_track, artist_track.c.track_id == track.c.track_id)
+        .outerjoin(artist, artist.c.artist_id == artist_track.c.artist_id)
+    )
+
+
+def _active_value():
+    return select(app_state.c.value).where(app_state.c.key == ACTIVE_KEY).scalar_subquery()
+
+
+def _active(_: int, __: str):
     return select(app_state.c.value).where(app_state.c.key == bindparam("key"))
+
+
+def _input(_: int, __: str):
+    """The active version, the track's details and artists, and its artists' genres (one
+    row per artist and genre: a handful for one track)."""
+    return (
+        select(_active_value(), *_details_columns(), artist_genre.c.genre)
+        .select_from(
+            _details_from(track).outerjoin(
+                artist_genre, artist_genre.c.artist_id == artist_track.c.artist_id
+            )
+        )
+        .where(track.c.track_id == bindparam("track_id"))
+    )
 
 
 def _cluster(i: int):
@@ -73,95 +129,67 @@ def _cluster(i: int):
     )
 
 
-def _ranges(arms: int):
-    """Rows with start <= position < end, per arm; a plain UNION ALL of index ranges."""
+def _arm_select(i: int):
+    return select(
+        literal_column(str(i)).label("arm"), track_cluster.c.position, track_cluster.c.track_id
+    ).where(_cluster(i), track_cluster.c.position >= bindparam(f"s{i}"))
+
+
+def _ranges(arms: int, _: str):
+    """Rows with start <= position < end, per arm: a plain UNION ALL of index ranges."""
     parts = [
-        select(
-            literal_column(str(i)).label("arm"), track_cluster.c.position, track_cluster.c.track_id
-        )
-        .where(_cluster(i))
-        .where(track_cluster.c.position >= bindparam(f"s{i}"))
-        .where(track_cluster.c.position < bindparam(f"e{i}"))
-        for i in range(arms)
+        _arm_select(i).where(track_cluster.c.position < bindparam(f"e{i}")) for i in range(arms)
     ]
     return parts[0] if arms == 1 else union_all(*parts)
 
 
-def _seeks(arms: int):
-    """Up to `limit` rows from `start` on, per arm: ORDER BY … LIMIT inside derived tables
-    (both engines accept that in a UNION ALL)."""
+def _seeks(arms: int, dialect: str):
+    """Up to n rows from `start` on, per arm. MySQL takes parenthesised arms with their own
+    ORDER BY … LIMIT; SQLite needs each arm as a derived table."""
     parts = []
     for i in range(arms):
-        inner = (
-            select(
-                literal_column(str(i)).label("arm"),
-                track_cluster.c.position,
-                track_cluster.c.track_id,
-            )
-            .where(_cluster(i))
-            .where(track_cluster.c.position >= bindparam(f"s{i}"))
+        arm = (
+            _arm_select(i)
             .order_by(track_cluster.c.position)
             .limit(bindparam(f"n{i}"))
-            .offset(bindparam(f"o{i}"))  # explicit: SQLite renders an OFFSET anyway
-            .subquery(f"seek{i}")
+            .offset(bindparam(f"o{i}"))
         )
-        parts.append(select(inner.c.arm, inner.c.position, inner.c.track_id))
+        if dialect == "sqlite":
+            inner = arm.subquery(f"seek{i}")
+            arm = select(inner.c.arm, inner.c.position, inner.c.track_id)
+        parts.append(arm)
     return parts[0] if arms == 1 else union_all(*parts)
+
+
+def _with_details(arms):
+    """Candidates (arm, position, track_id) joined to their details and artists."""
+    found = arms.subquery("found")
+    return select(found.c.arm, found.c.position, *_details_columns()).select_from(
+        _details_from(found.join(track, track.c.track_id == found.c.track_id))
+    )
+
+
+def _ranged(arms: int, dialect: str):
+    return _with_details(_ranges(arms, dialect))
+
+
+def _sought(arms: int, dialect: str):
+    return _with_details(_seeks(arms, dialect))
 
 
 def _ids(size: int):
     return [bindparam(f"id{i}") for i in range(size)]
 
 
-DETAIL_COLUMNS = (
-    "track_id",
-    "name",
-    "track_popularity",
-    "album_popularity",
-    "release_year",
-    "features_id",
-    *FEATURE_COLUMNS,
-    "artist_position",
-    "artist_id",
-    "artist_name",
-)
-
-
-def _details(size: int):
+def _details(size: int, _: str):
     return (
-        select(
-            track.c.track_id,
-            track.c.name,
-            track.c.popularity,
-            album.c.popularity,
-            album.c.release_year,
-            audio_features.c.track_id,
-            *(audio_features.c[c] for c in FEATURE_COLUMNS),
-            artist_track.c.position,
-            artist.c.artist_id,
-            artist.c.name,
-        )
-        .select_from(
-            track.outerjoin(album, album.c.album_id == track.c.album_id)
-            .outerjoin(audio_features, audio_features.c.track_id == track.c.track_id)
-            .outerjoin(artist_track, artist_track.c.track_id == track.c.track_id)
-            .outerjoin(artist, artist.c.artist_id == artist_track.c.artist_id)
-        )
+        select(*_details_columns())
+        .select_from(_details_from(track))
         .where(track.c.track_id.in_(_ids(size)))
     )
 
 
-def _genres(_: int):
-    return (
-        select(artist_genre.c.genre)
-        .join(artist_track, artist_track.c.artist_id == artist_genre.c.artist_id)
-        .where(artist_track.c.track_id == bindparam("track_id"))
-        .distinct()
-        .order_by(artist_genre.c.genre)
-    )
-
-
-def _recent(size: int):
+def _recent(size: int, _: str):
     return select(recommendation_log.c.pick_track_id).where(
         recommendation_log.c.guild_id == bindparam("guild_id"),
         recommendation_log.c.created_at >= bindparam("since"),
@@ -169,14 +197,46 @@ def _recent(size: int):
     )
 
 
-_BUILDERS: dict[str, Callable[[int], Any]] = {
+_BUILDERS: dict[str, Callable[[int, str], Any]] = {
     "active": _active,
+    "input": _input,
     "ranges": _ranges,
     "seeks": _seeks,
+    "ranged": _ranged,
+    "sought": _sought,
     "details": _details,
-    "genres": _genres,
     "recent": _recent,
 }
+
+
+# --- rows → tracks ----------------------------------------------------------------------------------
+
+
+class _Tracks:
+    """Builds track dicts from detail rows (one row per credited artist)."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, dict[str, Any]] = {}
+        self.credits: dict[str, set[tuple]] = {}
+
+    def add(self, row: Sequence[Any]) -> str:
+        track_id = row[0]
+        if track_id not in self.found:
+            item = dict(zip(DETAIL_COLUMNS, row[: len(DETAIL_COLUMNS)], strict=True))
+            item["has_features"] = item.pop("features_id") is not None
+            self.found[track_id] = item
+            self.credits[track_id] = set()
+        position, artist_id, name = row[len(DETAIL_COLUMNS) : len(DETAIL_COLUMNS) + 3]
+        if artist_id is not None:
+            self.credits[track_id].add((position or 0, name or "", artist_id))
+        return track_id
+
+    def done(self) -> dict[str, dict[str, Any]]:
+        for track_id, item in self.found.items():
+            item["artists"] = [
+                {"artist_id": a, "name": n} for _, n, a in sorted(self.credits[track_id])
+            ]
+        return self.found
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -187,24 +247,74 @@ async def active_version(conn: AsyncConnection) -> str | None:
     return rows[0][0] if rows else None
 
 
+async def track_genres(conn: AsyncConnection, track_id: str) -> list[str]:
+    """The genres of every artist credited on the track."""
+    _, _, genres = await input_track(conn, track_id)
+    return genres
+
+
+async def input_track(
+    conn: AsyncConnection, track_id: str
+) -> tuple[str | None, dict[str, Any] | None, list[str]]:
+    """(active version, the track's details or None, its artists' genres) in one trip."""
+    rows = await _run(conn, "input", 1, {"track_id": track_id})
+    if not rows:
+        return await active_version(conn), None, []
+    tracks = _Tracks()
+    genres: dict[str, None] = {}
+    for row in rows:
+        tracks.add(row[1:-1])
+        if row[-1] is not None:
+            genres[row[-1]] = None
+    return rows[0][0], tracks.done()[track_id], sorted(genres)
+
+
+def _arm_params(version: str, batch: list[dict[str, Any]], pad: dict) -> tuple[int, dict]:
+    size = _shape(len(batch))
+    params: dict[str, Any] = {"version": version}
+    for i in range(size):
+        arm = batch[i] if i < len(batch) else {**batch[0], **pad}
+        for key, value in arm.items():
+            params[f"{key}{i}"] = value
+    return size, params
+
+
 async def _arms(
-    conn: AsyncConnection, name: str, version: str, arms: list[dict[str, Any]]
+    conn: AsyncConnection,
+    name: str,
+    version: str,
+    arms: list[dict[str, Any]],
+    pad: dict,
+    tracks: _Tracks | None = None,
 ) -> list[list[tuple[int, str]]]:
+    """Every arm's (position, track_id) rows; with `tracks`, the statement also carries
+    the tracks' details (one row per credited artist), collected there."""
     found: list[list[tuple[int, str]]] = [[] for _ in arms]
     for first in range(0, len(arms), MAX_ARMS):
         batch = arms[first : first + MAX_ARMS]
-        size = _shape(len(batch))
-        params: dict[str, Any] = {"version": version}
-        for i in range(size):
-            arm = batch[i] if i < len(batch) else {**batch[0], "s": 0, "e": 0, "n": 0}
-            for key, value in arm.items():
-                params[f"{key}{i}"] = value
-        for arm, position, track_id in await _run(conn, name, size, params):
-            if int(arm) < len(batch):
-                found[first + int(arm)].append((int(position), track_id))
+        size, params = _arm_params(version, batch, pad)
+        seen: set[tuple[int, int]] = set()
+        for row in await _run(conn, name, size, params):
+            arm, position = int(row[0]), int(row[1])
+            track_id = tracks.add(row[2:]) if tracks is not None else row[2]
+            if arm < len(batch) and (arm, position) not in seen:
+                seen.add((arm, position))
+                found[first + arm].append((position, track_id))
     for rows in found:
         rows.sort()
     return found
+
+
+def _seek_arms(requests: Sequence[tuple[str, int, int]], limit: int) -> list[dict[str, Any]]:
+    return [{"b": b, "c": int(c), "s": int(s), "n": int(limit), "o": 0} for b, c, s in requests]
+
+
+def _range_arms(requests: Sequence[tuple[str, int, int, int]]) -> list[dict[str, Any]]:
+    return [{"b": b, "c": int(c), "s": int(s), "e": int(e)} for b, c, s, e in requests]
+
+
+SEEK_PAD = {"s": 0, "n": 0}
+RANGE_PAD = {"s": 0, "e": 0}
 
 
 async def seek(
@@ -214,17 +324,41 @@ async def seek(
     limit: int,
 ) -> list[list[tuple[int, str]]]:
     """For each (bucket, cluster, start): up to `limit` (position, track_id) from `start`
-    on, through the primary key; every seek of the call in one statement."""
-    arms = [{"b": b, "c": int(c), "s": int(s), "n": int(limit), "o": 0} for b, c, s in requests]
-    return await _arms(conn, "seeks", version, arms) if arms else []
+    on, through the primary key; every seek in one statement."""
+    arms = _seek_arms(requests, limit)
+    return await _arms(conn, "seeks", version, arms, SEEK_PAD) if arms else []
 
 
 async def position_ranges(
     conn: AsyncConnection, version: str, requests: Sequence[tuple[str, int, int, int]]
 ) -> list[list[tuple[int, str]]]:
     """For each (bucket, cluster, start, end): the rows with start <= position < end."""
-    arms = [{"b": b, "c": int(c), "s": int(s), "e": int(e)} for b, c, s, e in requests]
-    return await _arms(conn, "ranges", version, arms) if arms else []
+    arms = _range_arms(requests)
+    return await _arms(conn, "ranges", version, arms, RANGE_PAD) if arms else []
+
+
+async def seek_with_details(
+    conn: AsyncConnection,
+    version: str,
+    requests: Sequence[tuple[str, int, int]],
+    limit: int,
+) -> tuple[list[list[tuple[int, str]]], dict[str, dict[str, Any]]]:
+    """`seek`, and the details of every track found, in the same statement (a track
+    deleted from the catalogue since training is not returned)."""
+    tracks = _Tracks()
+    arms = _seek_arms(requests, limit)
+    found = await _arms(conn, "sought", version, arms, SEEK_PAD, tracks) if arms else []
+    return found, tracks.done()
+
+
+async def ranges_with_details(
+    conn: AsyncConnection, version: str, requests: Sequence[tuple[str, int, int, int]]
+) -> tuple[list[list[tuple[int, str]]], dict[str, dict[str, Any]]]:
+    """`position_ranges`, and the details of every track found, in the same statement."""
+    tracks = _Tracks()
+    arms = _range_arms(requests)
+    found = await _arms(conn, "ranged", version, arms, RANGE_PAD, tracks) if arms else []
+    return found, tracks.done()
 
 
 async def _by_ids(
@@ -245,27 +379,10 @@ async def track_details(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, 
     """Name, artists (credit order), release year, popularity and audio features."""
     if not ids:
         return {}
-    found: dict[str, dict[str, Any]] = {}
-    credits: dict[str, set[tuple]] = {}
+    tracks = _Tracks()
     for row in await _by_ids(conn, "details", ids):
-        values = dict(zip(DETAIL_COLUMNS, row, strict=True))
-        track_id = values["track_id"]
-        if track_id not in found:
-            item = {k: values[k] for k in DETAIL_COLUMNS[:-3]}
-            item["has_features"] = item.pop("features_id") is not None
-            found[track_id] = item
-            credits[track_id] = set()
-        if values["artist_id"] is not None:
-            position = values["artist_position"] or 0
-            credits[track_id].add((position, values["artist_name"] or "", values["artist_id"]))
-    for track_id, item in found.items():
-        item["artists"] = [{"artist_id": a, "name": n} for _, n, a in sorted(credits[track_id])]
-    return found
-
-
-async def track_genres(conn: AsyncConnection, track_id: str) -> list[str]:
-    """The genres of every artist credited on the track."""
-    return [r[0] for r in await _run(conn, "genres", 1, {"track_id": track_id})]
+        tracks.add(row)
+    return tracks.done()
 
 
 async def recently_recommended(

@@ -175,6 +175,40 @@ async def test_pick_queries_seek_through_positions(db: Database) -> None:
     assert [r[0][0] for r in many] == list(range(150))  # more seeks than one statement holds
 
 
+async def test_pick_queries_with_details(db: Database) -> None:
+    ids = [f"0TESTpick{p:013d}" for p in range(40)]
+    async with db.transaction() as conn:
+        await store.upsert_artists(
+            conn,
+            [
+                {"artist_id": "0TESTartistA000000000", "name": "A", "source": SOURCE},
+                {"artist_id": "0TESTartistB000000000", "name": "B", "source": SOURCE},
+            ],
+        )
+        await store.upsert_tracks(
+            conn,
+            [
+                {"track_id": t, "name": f"Song {i}", "source": SOURCE}
+                for i, t in enumerate(ids[:-1])
+            ],
+        )
+        await store.link_artist_tracks(
+            conn,
+            [{"artist_id": "0TESTartistA000000000", "track_id": t, "position": 0} for t in ids[:-1]]
+            + [{"artist_id": "0TESTartistB000000000", "track_id": ids[5], "position": 1}],
+        )
+        await models.write_assignments(conn, [("v1", "pop", 2, p, t) for p, t in enumerate(ids)])
+    async with db.connection() as conn:
+        found, known = await picks.seek_with_details(conn, "v1", [("pop", 2, 4), ("pop", 2, 37)], 3)
+        ranged, more = await picks.ranges_with_details(conn, "v1", [("pop", 2, 0, 8)])
+    assert found[0] == [(4, ids[4]), (5, ids[5]), (6, ids[6])]  # two artists: one row
+    assert found[1] == [(37, ids[37]), (38, ids[38])]  # ids[39] is gone from the catalogue
+    assert known[ids[5]]["name"] == "Song 5"
+    assert [a["name"] for a in known[ids[5]]["artists"]] == ["A", "B"]
+    assert known[ids[4]]["has_features"] is False
+    assert [t for _, t in ranged[0]] == ids[:8] and set(more) == set(ids[:8])
+
+
 # --- recommendations ------------------------------------------------------------------------------
 
 
