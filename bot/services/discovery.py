@@ -66,12 +66,12 @@ class ChannelLost(TuneclusterError):
 def parse_time(text: str) -> str:
     """'7:05' → '07:05'; seconds are kept when given ('07:05:30')."""
     match = _TIME.fullmatch(text.strip())
-    hour, minute, second = (int(g) if g else None for g in match.groups()) if match else (99,) * 3
-    if hour is None or hour > 23 or minute is None or minute > 59 or (second or 0) > 59:
+    hour, minute, second = match.groups() if match else ("99", "99", None)
+    if int(hour) > 23 or int(minute) > 59 or int(second or 0) > 59:
         raise DiscoveryError(
             f"at must be a time as HH:MM on a 24-hour clock, e.g. 18:30 (not {text.strip()[:20]!r})"
         )
-    return f"{hour:02d}:{minute:02d}" + (f":{second:02d}" if second is not None else "")
+    return f"{int(hour):02d}:{minute}" + (f":{second}" if second else "")
 
 
 def parse_timezone(name: str | None) -> str:

@@ -94,8 +94,8 @@ async def recorded(
     outcome.counts.setdefault("seconds", round(time.monotonic() - started, 2))
     await _finish(db, run_id, outcome)
     level = logging.WARNING if outcome.outcome == "failed" else logging.INFO
-    log.log(level, "job %s: %s %s%s", job, outcome.outcome, outcome.counts,
-            f" ({outcome.error})" if outcome.error else "")  # fmt: skip
+    reason = f" ({outcome.error})" if outcome.error else ""
+    log.log(level, "job %s: %s %s%s", job, outcome.outcome, outcome.counts, reason)
     return outcome
 
 
@@ -142,8 +142,8 @@ def watched_entries(watch_dir: Path) -> tuple[list[Path], list[tuple[str, Path]]
     """
     if not watch_dir.is_dir():
         raise TuneclusterError(f"the watched folder {watch_dir} does not exist")
-    slices = [p for p in (*watch_dir.glob("mpd.slice.*.json"), *watch_dir.glob("mpd/*.json"))
-              if mpd.SLICE_NAME.fullmatch(p.name)]  # fmt: skip
+    found = (*watch_dir.glob("mpd.slice.*.json"), *watch_dir.glob("mpd/*.json"))
+    slices = [p for p in found if mpd.SLICE_NAME.fullmatch(p.name)]
     datasets = []
     for fmt in FORMATS:
         folder = watch_dir / fmt
