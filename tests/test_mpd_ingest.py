@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -349,3 +350,18 @@ def test_columnar_path_gives_the_rows_of_the_general_path(
             slow.renumbered,
         )
         assert (fast.skipped, fast.num_tracks_mismatch) == (slow.skipped, slow.num_tracks_mismatch)
+
+
+def test_id_sets_and_dedupe_stay_exact_when_hashes_collide() -> None:
+    ids = ["A" * 22, "B" * 22, "A" * 22, "C" * 22]
+    words, hashes = parse._words(parse._id_bytes(ids))
+    assert parse._first_of(words, hashes).tolist() == [0, 1, 3]
+    same = np.zeros(len(ids), np.uint64)  # every id on one hash: compared in full
+    assert parse._first_of(words, same).tolist() == [0, 1, 3]
+
+    keys = parse.Keys()
+    keys.add_ids(ids[:2])
+    assert keys.fresh_ids(["A" * 22, "C" * 22]) == [False, True]
+    keys.add(words[3:], hashes[:1])  # "C…" under "A…"'s hash: a clash
+    assert keys.exact is not None and len(keys) == 3
+    assert keys.fresh_ids(["A" * 22, "C" * 22, "D" * 22]) == [False, False, True]

@@ -111,14 +111,64 @@ class Slice(msgspec.Struct, gc=False):
 _DECODER = msgspec.json.Decoder(Slice)
 
 
+class Keys:
+    """A growing set of 22-character ids, for a whole slice's worth at a time: sorted
+    64-bit hashes with the ids beside them, so a membership test or an insert is a few
+    numpy calls (a Python set of a few hundred thousand strings costs a cache miss per
+    lookup). Exact: a hit counts only if the whole id matches, and should two different
+    ids ever share a hash, the set switches to plain Python bytes."""
+
+    def __init__(self) -> None:
+        self.hashes = np.zeros(0, np.uint64)
+        self.words = np.zeros((0, 3), np.uint64)
+        self.exact: set[bytes] | None = None
+
+    def __len__(self) -> int:
+        return len(self.exact) if self.exact is not None else len(self.hashes)
+
+    def fresh(self, words: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """Mask of the rows not in the set (rows: `_words` of distinct ids)."""
+        if self.exact is not None:
+            return np.array([w.tobytes() not in self.exact for w in words], dtype=bool)
+        if not len(self.hashes):
+            return np.ones(len(hashes), dtype=bool)
+        at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+        held = (self.hashes[at] == hashes) & (self.words[at] == words).all(axis=1)
+        return ~held
+
+    def add(self, words: np.ndarray, hashes: np.ndarray) -> None:
+        """Add distinct ids not in the set yet."""
+        if self.exact is None:
+            order = np.argsort(hashes)
+            hashes, words = hashes[order], words[order]
+            at = np.searchsorted(self.hashes, hashes)
+            clash = (hashes[1:] == hashes[:-1]).any() or (
+                len(self.hashes)
+                and (self.hashes[np.minimum(at, len(self.hashes) - 1)] == hashes).any()
+            )
+            if not clash:
+                self.hashes = np.insert(self.hashes, at, hashes)
+                self.words = np.insert(self.words, at, words, axis=0)
+                return
+            self.exact = {w.tobytes() for w in self.words}
+        self.exact.update(w.tobytes() for w in words)
+
+    def fresh_ids(self, ids: list[str]) -> list[bool]:
+        words, hashes = _words(_id_bytes(ids))
+        return self.fresh(words, hashes).tolist()
+
+    def add_ids(self, ids: list[str]) -> None:
+        self.add(*_words(_id_bytes(ids)))
+
+
 @dataclass
 class Sent:
     """Ids a worker already returned with an earlier slice of this run (not sent again:
     a popular track is in hundreds of slices; the writer keeps the first it gets)."""
 
-    tracks: set[str] = field(default_factory=set)
-    artists: set[str] = field(default_factory=set)
-    albums: set[str] = field(default_factory=set)
+    tracks: Keys = field(default_factory=Keys)
+    artists: Keys = field(default_factory=Keys)
+    albums: Keys = field(default_factory=Keys)
 
 
 _WORKER_SENT: Sent | None = None
@@ -242,8 +292,9 @@ def _extract(
         _playlist(playlist, data, with_playlists, bad)
     new = [(ids[u], e) for u, e in first.items() if u in ids]
     new.reverse()  # file order
-    if sent is not None:
-        new = [(t, e) for t, e in new if t not in sent.tracks]
+    if sent is not None and new:
+        keep = sent.tracks.fresh_ids([t for t, _ in new])
+        new = [item for item, fresh in zip(new, keep, strict=True) if fresh]
     artist_names = {e.artist_uri: e.artist_name for _, e in reversed(new)}
     artist_of = _ids({u: n for u, n in artist_names.items() if n}, ARTIST)  # needs a name
     data.artists = _rows(artist_of, artist_names, sent.artists if sent else None)
@@ -264,9 +315,13 @@ def _extract(
     if without:
         data.skip("track kept without artist (bad artist URI or name)", "", without)
     if sent is not None:
-        sent.tracks.update(row[0] for row in data.tracks)
-        sent.artists.update(row[0] for row in data.artists)
-        sent.albums.update(row[0] for row in data.albums)
+        for keys, rows in (
+            (sent.tracks, data.tracks),
+            (sent.artists, data.artists),
+            (sent.albums, data.albums),
+        ):
+            if rows:
+                keys.add_ids([row[0] for row in rows])
     if extracted is not None:
         for t, e in new:
             extracted[t] = {
@@ -321,29 +376,36 @@ def _strings(ids: np.ndarray) -> list[str]:
     return ids.astype(np.uint32).view("U22").ravel().tolist()
 
 
-def _first_of(ids: np.ndarray) -> np.ndarray:
-    """Indices of the first occurrence of each distinct id, in file order.
+def _id_bytes(ids: list[str]) -> np.ndarray:
+    """(n, 22) bytes of validated 22-character ASCII ids."""
+    return np.frombuffer("".join(ids).encode("ascii"), np.uint8).reshape(len(ids), 22)
 
-    Rows are hashed to one uint64 and grouped with a stable sort (so each group starts
-    with its earliest row); every row is then compared with its group's first row in
-    full, and a hash collision (never seen, but possible) falls back to exact sorting.
-    """
-    n = len(ids)
-    if n == 0:
-        return np.zeros(0, dtype=np.intp)
-    padded = np.zeros((n, 24), np.uint8)
+
+def _words(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 22) id bytes as three 64-bit words each (zero-padded), and a 64-bit hash."""
+    padded = np.zeros((len(ids), 24), np.uint8)
     padded[:, :22] = ids
     words = padded.view(np.uint64)
-    hashed = (words[:, 0] * _MIX[0]) ^ (words[:, 1] * _MIX[1]) ^ words[:, 2]
-    order = np.argsort(hashed, kind="stable")
-    ordered = hashed[order]
-    starts = np.empty(n, dtype=bool)
-    starts[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    group = np.cumsum(starts) - 1
-    leader = order[starts]
-    if not (words[order] == words[leader[group]]).all():
-        _, leader = np.unique(ids.view("V22").ravel(), return_index=True)
+    return words, (words[:, 0] * _MIX[0]) ^ (words[:, 1] * _MIX[1]) ^ words[:, 2]
+
+
+def _first_of(words: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct id, in file order.
+
+    Rows are grouped by hash with one sort; each group's earliest row is its minimum
+    index. Every row is then compared with its group's first row in full, and a hash
+    collision (never seen, but possible) falls back to exact sorting of the words.
+    """
+    n = len(hashes)
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    order = np.argsort(hashes)
+    ordered = hashes[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    leader = np.minimum.reduceat(order, starts)
+    group = np.repeat(leader, np.diff(np.append(starts, n)))
+    if not (words[order] == words[group]).all():
+        _, leader = np.unique(words, axis=0, return_index=True)
     return np.sort(leader)
 
 
@@ -356,30 +418,36 @@ def _columnar(
     track_bytes = _bulk_ids([item.track_uri for item in every], TRACK)
     if track_bytes is None:
         return False
-    first = _first_of(track_bytes)
+    track_words, track_hashes = _words(track_bytes)
+    first = _first_of(track_words, track_hashes)
     distinct = len(first)
-    track_ids = _strings(track_bytes[first])
     if sent is not None:
-        keep = [i for i, t in enumerate(track_ids) if t not in sent.tracks]
-        first = first[keep]
-        track_ids = [track_ids[i] for i in keep]
+        first = first[sent.tracks.fresh(track_words[first], track_hashes[first])]
     new = [every[i] for i in first.tolist()]
     artist_bytes = _bulk_ids([item.artist_uri for item in new], ARTIST)
     album_bytes = _bulk_ids([item.album_uri for item in new], ALBUM)
     if artist_bytes is None or album_bytes is None:
         return False
     artist_names = [item.artist_name for item in new]
-    artist_first = _first_of(artist_bytes).tolist()
-    if not all([artist_names[i] for i in artist_first]):  # an artist needs a name
+    artist_words, artist_hashes = _words(artist_bytes)
+    artist_first = _first_of(artist_words, artist_hashes)
+    if not all([artist_names[i] for i in artist_first.tolist()]):  # an artist needs a name
         return False
+    album_words, album_hashes = _words(album_bytes)
+    album_first = _first_of(album_words, album_hashes)
+    if sent is not None:
+        artist_first = artist_first[
+            sent.artists.fresh(artist_words[artist_first], artist_hashes[artist_first])
+        ]
+        album_first = album_first[
+            sent.albums.fresh(album_words[album_first], album_hashes[album_first])
+        ]
     artist_ids = _strings(artist_bytes)
     album_ids = _strings(album_bytes)
-    album_first = _first_of(album_bytes).tolist()
-
     data.distinct_tracks = distinct
     data.tracks = list(
         zip(
-            track_ids,
+            _strings(track_bytes[first]),
             [item.track_name or "" for item in new],
             album_ids,
             [item.duration_ms for item in new],
@@ -387,18 +455,12 @@ def _columnar(
             strict=True,
         )
     )
-    sent_artists = sent.artists if sent is not None else ()
-    sent_albums = sent.albums if sent is not None else ()
-    data.artists = [
-        (artist_ids[i], artist_names[i]) for i in artist_first if artist_ids[i] not in sent_artists
-    ]
-    data.albums = [
-        (album_ids[i], new[i].album_name) for i in album_first if album_ids[i] not in sent_albums
-    ]
+    data.artists = [(artist_ids[i], artist_names[i]) for i in artist_first.tolist()]
+    data.albums = [(album_ids[i], new[i].album_name) for i in album_first.tolist()]
     if sent is not None:
-        sent.tracks.update(track_ids)
-        sent.artists.update(row[0] for row in data.artists)
-        sent.albums.update(row[0] for row in data.albums)
+        sent.tracks.add(track_words[first], track_hashes[first])
+        sent.artists.add(artist_words[artist_first], artist_hashes[artist_first])
+        sent.albums.add(album_words[album_first], album_hashes[album_first])
     _columnar_playlists(playlists, every, track_bytes, data, with_playlists)
     return True
 
@@ -472,9 +534,13 @@ def _ids(uris: dict | list, prefix: str) -> dict[str, str]:
     return found
 
 
-def _rows(ids: dict[str, str], names: dict, sent: set | None) -> list[tuple]:
+def _rows(ids: dict[str, str], names: dict, sent: Keys | None) -> list[tuple]:
     """(id, name) rows in first-seen order, leaving out what this worker already sent."""
-    return [(i, names[u]) for u, i in ids.items() if sent is None or i not in sent]
+    rows = [(i, names[u]) for u, i in ids.items()]
+    if sent is None or not rows:
+        return rows
+    keep = sent.fresh_ids([row[0] for row in rows])
+    return [row for row, fresh in zip(rows, keep, strict=True) if fresh]
 
 
 def _playlist_row(playlist_id: str, playlist: Playlist) -> tuple:
