@@ -38,7 +38,7 @@ import numpy as np
 from sqlalchemy import text
 
 from pipeline.mpd.ingest import ingest_mpd
-from pipeline.mpd.parse import received, start_worker, worker_parse
+from pipeline.mpd.parse import SliceData, received, start_worker, worker_parse
 from pipeline.mpd.synthetic import Universe, slice_name, write_slices
 from sql.database import Database
 from sql.migrate import init_schema
@@ -83,13 +83,13 @@ def ensure_slices(folder: Path, count: int) -> list[Path]:
     return wanted
 
 
-def measure_baseline(paths: list[Path]) -> dict:
+def measure_baseline(paths: list[Path]) -> tuple[float, int]:
     started = time.perf_counter()
-    tracks = sum(len(baseline_extract(p)) for p in paths)
-    return _rate(paths, time.perf_counter() - started, tracks=tracks)
+    tracks = sum(len(baseline_extract(path)) for path in paths)
+    return time.perf_counter() - started, tracks
 
 
-def measure_interleaved(paths: list[Path]) -> dict:
+def measure_interleaved(paths: list[Path]) -> tuple[float, float]:
     """Both contenders on one core, file by file in turn: load on the machine hits both
     alike, so this ratio is the per-core gain with the least noise."""
     start_worker()
@@ -101,22 +101,22 @@ def measure_interleaved(paths: list[Path]) -> dict:
         started = time.perf_counter()
         received(worker_parse(str(path), True, None))
         ours += time.perf_counter() - started
-    return {"baseline_seconds": round(base, 3), "tunecluster_seconds": round(ours, 3),
-            "speedup_per_core": round(base / ours, 2)}  # fmt: skip
+    return base, ours
 
 
-def measure_pool(paths: list[Path], workers: int) -> dict:
-    """Time from the first submit to the last parsed slice received, in file order."""
+def measure_pool(paths: list[Path], workers: int) -> tuple[float, list[SliceData]]:
+    """Time from the first submit to the last parsed slice received, in file order. A
+    fresh pool per round (workers remember what they sent: a reused pool would send
+    less the second time), started before the clock starts, as `ingest-mpd` runs it."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker) as pool:
-        list(pool.map(int, range(workers)))  # start the workers before the clock starts
+        list(pool.map(int, range(workers)))
         job = partial(worker_parse, with_playlists=True, export_dir=None)
         started = time.perf_counter()
         futures = [pool.submit(job, str(p)) for p in paths]
         results = [received(f.result()) for f in futures]
         seconds = time.perf_counter() - started
-    entries = sum(len(ids) // 22 for r in results for _, ids in r.entries)
-    return _rate(paths, seconds, entries=entries, tracks=sum(r.distinct_tracks for r in results))
+    return seconds, results
 
 
 def _rate(paths: list[Path], seconds: float, **extra: int) -> dict:
@@ -208,7 +208,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/tunecluster-mpd-bench"))
     parser.add_argument("--slices", type=int, default=24, help="slices loaded into MariaDB")
     parser.add_argument("--extract-slices", type=int, default=12)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--rounds", type=int, default=3, help="extraction rounds")
     parser.add_argument(
         "--mysql-url",
         default=os.environ.get(
@@ -234,7 +235,7 @@ def main() -> None:
     if args.skip_extraction:
         result["extraction"] = previous.get("extraction")
     else:
-        result["extraction"] = extraction(paths[: args.extract_slices], args.workers)
+        result["extraction"] = extraction(paths[: args.extract_slices], args.workers, args.rounds)
     result["load_average_after_extraction"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
     result |= {k: v for k, v in previous.items() if k.startswith("mariadb_load_pool_")}
@@ -251,19 +252,41 @@ def main() -> None:
     print(f"written to {RESULTS}")
 
 
-def extraction(extract: list[Path], workers: int) -> dict:
-    measure_baseline(extract[:1])  # warm the page cache for both contenders
-    baseline = measure_baseline(extract)
-    one = measure_pool(extract, 1)
-    pool = measure_pool(extract, workers)
-    interleaved = measure_interleaved(extract)
+def extraction(paths: list[Path], workers: int, rounds: int) -> dict:
+    """Rounds of: baseline on all files, the pool on all files, then both on one core
+    file by file. Each contender's time is summed over the rounds, so load from other
+    processes during the run hits both alike; per-round ratios show the spread."""
+    for path in paths:  # warm the page cache for both contenders
+        path.read_bytes()
+    base = pool = base_one = ours_one = 0.0
+    per_round = []
+    for _ in range(rounds):
+        load = os.getloadavg()[0]
+        b, base_tracks = measure_baseline(paths)
+        p, results = measure_pool(paths, workers)
+        b1, o1 = measure_interleaved(paths)
+        base, pool, base_one, ours_one = base + b, pool + p, base_one + b1, ours_one + o1
+        per_round.append({"load_average": round(load, 2), "speedup": round(b / p, 2),
+                          "speedup_one_core": round(b1 / o1, 2)})  # fmt: skip
+        print(f"round: baseline {b:.2f} s, {workers} workers {p:.2f} s ({b / p:.2f}x); "
+              f"one core {b1:.2f} s vs {o1:.2f} s ({b1 / o1:.2f}x); load {load:.2f}", flush=True)  # fmt: skip
+    entries = sum(len(ids) // 22 for r in results for _, ids in r.entries)
+    tracks = sum(r.distinct_tracks for r in results)
+    if tracks != base_tracks:  # same work: both found the same distinct tracks per file
+        raise SystemExit(f"track counts differ: baseline {base_tracks}, tunecluster {tracks}")
     return {
-        "interleaved_one_core": interleaved,
-        "baseline_json_load_one_core": baseline,
-        "tunecluster_one_worker": one,
-        f"tunecluster_{workers}_workers": pool,
-        "speedup_one_worker": round(one["mb_per_s"] / baseline["mb_per_s"], 2),
-        "speedup": round(pool["mb_per_s"] / baseline["mb_per_s"], 2),
+        "rounds": rounds,
+        "per_round": per_round,
+        "baseline_json_load_one_core": _rate(paths, base / rounds, tracks=tracks),
+        f"tunecluster_{workers}_workers": _rate(
+            paths, pool / rounds, entries=entries, tracks=tracks
+        ),
+        "interleaved_one_core": {
+            "baseline_seconds": round(base_one / rounds, 3),
+            "tunecluster_seconds": round(ours_one / rounds, 3),
+            "speedup_per_core": round(base_one / ours_one, 2),
+        },
+        "speedup": round(base / pool, 2),
         "target": 4.0,
     }
 
