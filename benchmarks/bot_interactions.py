@@ -70,6 +70,7 @@ async def through_discord(
             models_dir=models_dir,
             dev_guild_id=guild.id,
             recommend_cooldown_seconds=0,
+            run_jobs=False,  # the background jobs have tests of their own
         ),
     ):
         warm = await emu.send_command("recommend", {"track": tracks[0], "count": 1})

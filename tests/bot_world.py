@@ -39,6 +39,7 @@ async def trained_demo(url: str, models_dir: Path, *, tracks: int, seed: int) ->
 @asynccontextmanager
 async def running_bot(emu: DiscordEmulator, **settings: Any) -> AsyncIterator[TuneclusterBot]:
     """tunecluster's bot connected to `emu`, ready; closed cleanly on exit."""
+    settings = {"reccobeats_url": "http://127.0.0.1:9/v1", **settings}  # never the real one
     config = load_settings(
         discord_token=emu.token,
         discord_api_url=emu.api_url,

@@ -80,6 +80,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             spotify_accounts_url=spotify.accounts_url,
             spotify_requests_per_second=50,
             recommend_cooldown_seconds=0,
+            run_jobs=False,  # the background jobs have tests of their own
             profile_image=True,
             k_max=8,
         ) as bot,

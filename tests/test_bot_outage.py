@@ -45,6 +45,7 @@ async def test_database_outage_and_recovery(mysql_database: str, tmp_path: Path)
                 models_dir=tmp_path / "models",
                 dev_guild_id=guild.id,
                 recommend_cooldown_seconds=0,
+                run_jobs=False,  # the background jobs have tests of their own
             ) as bot:
                 assert (await _recommend(emu, track))["embeds"]
 
