@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 import platform
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -230,6 +231,7 @@ def main() -> None:
     result = {
         "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.machine()}, "
         f"Python {platform.python_version()}",
+        "command": " ".join(["python", *sys.argv]),
         "load_average_before": round(os.getloadavg()[0], 2),
     }
     if args.skip_extraction:
