@@ -14,23 +14,43 @@ kept by default (`curate_keep_unknown_popularity`) and counted in the funnel.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from recommender.features import FeaturePlan, plan_features
 from sql.database import Database
+from sql.errors import TuneclusterError
 from sql.frames import track_frame
 
 POPULARITY_SOURCES = ("track", "album", "unknown")
 
 
 async def curate_catalogue(db: Database, filters: CurationFilters) -> CurationResult:
-    """Load the whole catalogue (`sql.frames.track_frame`) and curate it."""
+    """Load the whole catalogue (`sql.frames.track_frame`) and curate it as training does."""
     async with db.connection() as conn:
         frame = await track_frame(conn)
-    return curate(frame, filters)
+    return curate_for_training(frame, filters)[0]
+
+
+def curate_for_training(
+    frame: pd.DataFrame, filters: CurationFilters, *, strict: bool = False, **plan_options: Any
+) -> tuple[CurationResult, FeaturePlan | None]:
+    """Curate with the features training will require: a configured feature that too few
+    tracks carry (TidyTuesday and ReccoBeats have no time_signature) is imputed or dropped
+    by the feature plan instead of emptying the set. One function for `train`, the
+    scheduler's change check, `stats --curation` and `eda`, so all show the same set.
+    When no configured feature is usable, `strict` raises the one-line reason; otherwise
+    the plan is None and the funnel says why."""
+    try:
+        plan = plan_features(frame, filters.features, **plan_options)
+    except TuneclusterError:
+        if strict:
+            raise
+        return curate(frame, filters), None
+    return curate(frame, replace(filters, features=plan.required)), plan
 
 
 @dataclass(frozen=True)

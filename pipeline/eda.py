@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from pipeline.curation import CurationFilters, CurationResult, curate
+from pipeline.curation import CurationFilters, CurationResult, curate_for_training
 from sql.database import Database
 from sql.frames import track_frame, track_genres_frame
 
@@ -115,7 +115,7 @@ def _write(
 ) -> EdaResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     result = EdaResult(out_dir=out_dir)
-    curated = curate(frame, filters)
+    curated, _ = curate_for_training(frame, filters)
     result.curation = curated.to_dict()
     absent = curated.funnel[2].detail.get("missing_in_every_track")
     if absent:

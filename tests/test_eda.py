@@ -73,12 +73,14 @@ def test_eda_writes_readable_figures_and_index(cli) -> None:
     assert album["caption"].startswith("Album popularity: unknown for every track")
 
 
-def test_default_features_explain_an_empty_curated_set(cli) -> None:
+def test_default_features_curate_what_training_fits(cli) -> None:
+    """time_signature is in the default features but not in TidyTuesday: the feature plan
+    leaves it out of the 'complete features' filter, as training does."""
     done = cli("eda", "--out", str(cli.folder / "default"), "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["curation"]["rows_out"] == 0
-    assert any("time_signature" in w for w in result["warnings"])
+    assert result["curation"]["rows_out"] == 13_187
+    assert "time_signature" not in result["curation"]["filters"]["features"]
 
 
 def test_stats_curation_prints_the_funnel(cli) -> None:

@@ -29,12 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.retrain import TrainingBusy
 from bot.services.train import TrainReport, TrainSettings
-from pipeline.curation import curate
+from pipeline.curation import curate_for_training
 from pipeline.enrichment import enrich
 from pipeline.importers import FORMATS, import_dataset
 from pipeline.importers.writing import record_files
 from pipeline.mpd import ingest as mpd
-from recommender import features as feature_plans
 from sql import frames, jobs, models
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -307,8 +306,11 @@ async def _fingerprint(url: str, config: TrainSettings) -> tuple[str | None, int
         await db.dispose()
     if tracks.empty:
         return None, 0
-    plan = feature_plans.plan_features(tracks, config.features)
-    curated = curate(tracks, replace(config.curation, features=plan.required))
+    curated, _ = curate_for_training(
+        tracks,
+        replace(config.curation, features=config.features),
+        context_weight=config.context_weight,
+    )
     return curated.fingerprint, curated.rows_out
 
 

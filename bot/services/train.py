@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.curation import CurationFilters, curate
+from pipeline.curation import CurationFilters, curate_for_training
 from recommender import bundle as bundles
 from recommender import features as feature_plans
 from recommender import taxonomy as taxonomies
@@ -118,11 +118,14 @@ async def train(
         raise TuneclusterError(
             "the catalogue is empty: import a dataset first (tunecluster import)"
         )
-    plan = feature_plans.plan_features(
-        tracks, config.features, context_weight=config.context_weight
+    curated, plan = await asyncio.to_thread(  # pandas work on a million rows: off the loop
+        curate_for_training,
+        tracks,
+        replace(config.curation, features=config.features),
+        strict=True,
+        context_weight=config.context_weight,
     )
-    curated = curate(tracks, replace(config.curation, features=plan.required))
-    data = prepare(curated.frame, genres, taxonomy, plan)
+    data = await asyncio.to_thread(prepare, curated.frame, genres, taxonomy, plan)
     if not data.members:
         raise TuneclusterError(
             f"no curated track has both audio features and a genre ({curated.rows_out} curated"
