@@ -8,9 +8,10 @@ other) and the tracks inside a cell in a seeded random order. That order is the
 
 - a uniformly random position is a uniformly random track of the cluster
   (`cluster-random`), and
-- a cell is a contiguous position range, so "the tracks near this one" is an index
-  range seek whose cost depends on the cell size, not on the catalogue
-  (`cluster-nearest`: the bundle keeps every cell's centroid, start and size).
+- a cell is a contiguous position range: the bundle keeps every cell's centroid, start
+  and size and every track's vector by position, so `cluster-nearest` ranks the tracks
+  of the nearest cells in memory and reads only the chosen positions (primary-key
+  lookups whose cost does not depend on the catalogue).
 """
 
 from __future__ import annotations
@@ -24,14 +25,28 @@ LEAF_SIZE = 24
 
 @dataclass(frozen=True)
 class Cells:
-    """One cluster's cells: centroid (in the nearest space), first position and size."""
+    """One cluster's cells (centroid in the nearest space, first position, size) and every
+    track's nearest-space vector in position order, so serving ranks candidates without
+    reading their features from the database."""
 
     centroids: np.ndarray  # (cells, dims) float32
     starts: np.ndarray  # (cells,) int64
     sizes: np.ndarray  # (cells,) int64
+    vectors: np.ndarray  # (tracks, dims) float32, row = position
 
     def __len__(self) -> int:
         return len(self.sizes)
+
+    def ranked(self, point: np.ndarray, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the nearest cells' tracks (≥ `wanted` of them) sorted by their
+        distance to `point`, and those distances."""
+        ranges = self.nearest(point, wanted)
+        positions = (
+            np.concatenate([np.arange(a, b) for a, b in ranges]) if ranges else np.zeros(0, int)
+        )
+        gaps = np.sqrt(((self.vectors[positions] - point.astype(np.float32)) ** 2).sum(axis=1))
+        order = np.argsort(gaps, kind="stable")
+        return positions[order], gaps[order]
 
     def nearest(self, point: np.ndarray, wanted: int) -> list[tuple[int, int]]:
         """Position ranges [start, end) of the nearest cells holding ≥ `wanted` tracks."""
@@ -65,9 +80,8 @@ def partition(
     n = len(points)
     if n == 0:
         empty = np.zeros((0, points.shape[1]), dtype=np.float32)
-        return np.zeros(0, dtype=np.int64), Cells(
-            empty, np.zeros(0, np.int64), np.zeros(0, np.int64)
-        )
+        nothing = np.zeros(0, np.int64)
+        return nothing, Cells(empty, nothing, nothing, empty)
     leaves: list[np.ndarray] = []
     stack = [np.arange(n)]
     while stack:
@@ -86,4 +100,4 @@ def partition(
     sizes = np.array([len(leaf) for leaf in leaves], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     centroids = np.stack([points[leaf].mean(axis=0) for leaf in leaves]).astype(np.float32)
-    return order, Cells(centroids, starts, sizes)
+    return order, Cells(centroids, starts, sizes, points[order].astype(np.float32))

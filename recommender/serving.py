@@ -42,7 +42,7 @@ from sql.normalize import norm_name
 
 STRATEGIES = ("cluster-random", "cluster-nearest")
 VARIETY = 3
-RANDOM_SEEK_ROWS = 4
+RANDOM_SEEK_ROWS = 2
 MAX_ROUNDS = 4
 EXPLAIN_FEATURES = 3
 MAX_PICKS = 50
@@ -420,50 +420,48 @@ class _Picker:
     # cluster-nearest -----------------------------------------------------------------------------
 
     async def nearest_picks(self) -> list[Pick]:
-        """The nearest cells of every bucket read in one statement, ranked by distance,
-        then n drawn among the VARIETY × n nearest and shown nearest first."""
+        """Rank the tracks of the nearest cells in memory (the bundle keeps their vectors
+        by position), read the best positions of every bucket in one statement, then draw
+        n among the VARIETY × n nearest, shown nearest first."""
         n = self.options.n
         pool = VARIETY * n
-        # Each bucket contributes its share of the pool (+1 for the input itself).
+        # Each bucket contributes its share of the pool (+1: the input itself is there).
         share = -(-pool // len(self.placed.placements)) + 1
-        wanted = {p.bucket: share for p in self.placed.placements}
-        ready: dict[str, list[str]] = {}
-        last: dict[str, list[str]] = {}
-        for _ in range(MAX_ROUNDS):
-            todo = [p for p in self.placed.placements if p.bucket not in ready]
-            if not todo:
-                break
-            requests, owners = [], []
-            for place in todo:
-                cells = self.placed.bundle.models[place.bucket].cells[place.cluster]
-                target = self.placed.near[place.bucket]
-                for start, end in cells.nearest(target, wanted[place.bucket]):
-                    requests.append((place.bucket, place.cluster, start, end))
-                    owners.append(place)
-            found, known = await reads.ranges_with_details(self.conn, self.version, requests)
-            ids: dict[str, list[str]] = {p.bucket: [] for p in todo}
-            for place, rows in zip(owners, found, strict=True):
-                ids[place.bucket] += [t for _, t in rows]
-            await self._admit([t for group in ids.values() for t in group], known)
-            for place in todo:
-                admitted = [t for t in ids[place.bucket] if t in self.details]
-                last[place.bucket] = admitted
-                enough = len(admitted) >= share - 1
-                if enough or len(ids[place.bucket]) >= place.cluster_size:
-                    ready[place.bucket] = admitted
-                else:  # exclusions thinned the pool: read more cells next round
-                    wanted[place.bucket] *= 2
-        best: dict[str, tuple[float, Placement]] = {}
+        ranked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for place in self.placed.placements:
-            admitted = ready.get(place.bucket, last.get(place.bucket, []))
-            model = self.placed.bundle.models[place.bucket]
-            for track_id, gap in zip(admitted, self._distances(model, admitted), strict=True):
-                if track_id not in best or gap < best[track_id][0]:
-                    best[track_id] = (float(gap), place)
-        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
+            cells = self.placed.bundle.models[place.bucket].cells[place.cluster]
+            ranked[place.bucket] = cells.ranked(self.placed.near[place.bucket], share)
+        taken = dict.fromkeys(ranked, 0)
+        gaps: dict[str, tuple[float, Placement]] = {}
+        for _ in range(MAX_ROUNDS):
+            requests, owners = [], []
+            for place in self.placed.placements:
+                positions, _ = ranked[place.bucket]
+                admitted = sum(1 for _, (_, p) in gaps.items() if p is place)
+                want = share - admitted
+                if want <= 0 or taken[place.bucket] >= len(positions):
+                    continue
+                chunk = positions[taken[place.bucket] : taken[place.bucket] + want + 1]
+                taken[place.bucket] += len(chunk)
+                requests.append((place.bucket, place.cluster, chunk.tolist()))
+                owners.append(place)
+            if not requests:
+                break
+            found, known = await reads.at_positions_with_details(self.conn, self.version, requests)
+            await self._admit([t for rows in found for _, t in rows], known)
+            for place, rows in zip(owners, found, strict=True):
+                positions, distances = ranked[place.bucket]
+                gap_at = dict(zip(positions.tolist(), distances.tolist(), strict=True))
+                for position, track_id in rows:
+                    if track_id not in self.details:
+                        continue
+                    gap = gap_at[position]
+                    if track_id not in gaps or gap < gaps[track_id][0]:
+                        gaps[track_id] = (gap, place)
+        order = sorted(gaps.items(), key=lambda item: (item[1][0], item[0]))
         unique: list[tuple[str, float, Placement]] = []
         songs: set[tuple[str, str]] = set()
-        for track_id, (gap, place) in ranked:
+        for track_id, (gap, place) in order:
             key = self._song(track_id)
             if key in songs:
                 continue

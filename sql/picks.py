@@ -3,8 +3,8 @@
 Picks seek through the `track_cluster` primary key (version, bucket, cluster, position):
 a request reads a bounded number of rows whatever the catalogue's size. A request makes
 two round trips: one for the input track (the active version, its details and genres in
-one statement), one for the candidates (every seek of the request in one UNION ALL,
-joined to the candidates' details). The statements are compiled once per engine and
+one statement), one for the candidates (every seek, or every chosen position, of the
+request in one UNION ALL over the primary key, joined to the candidates' details). The statements are compiled once per engine and
 shape (SQLAlchemy writes the SQL; values go to the driver as tuples, like `sql.upsert`):
 statement building and result processing were most of a recommendation's time. Variable
 lengths (seeks, id lists) are rounded up to a power of two and padded.
@@ -59,12 +59,12 @@ def _shape(size: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def _compiled(dialect: Dialect, name: str, size: int) -> tuple[str, tuple[str, ...], dict]:
+def _compiled(dialect: Dialect, name: str, size: Any) -> tuple[str, tuple[str, ...], dict]:
     compiled = _BUILDERS[name](size, dialect.name).compile(dialect=dialect)
     return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
 
 
-async def _run(conn: AsyncConnection, name: str, size: int, params: dict[str, Any]) -> list[tuple]:
+async def _run(conn: AsyncConnection, name: str, size: Any, params: dict[str, Any]) -> list[tuple]:
     sql, order, defaults = _compiled(conn.dialect, name, size)
     values = {**defaults, **params}
     result = await conn.exec_driver_sql(sql, tuple(values[key] for key in order))
@@ -161,6 +161,20 @@ def _seeks(arms: int, dialect: str):
     return parts[0] if arms == 1 else union_all(*parts)
 
 
+def _at(shape: tuple[int, int], _: str):
+    """Given positions, per arm (primary-key lookups)."""
+    arms, width = shape
+    parts = [
+        select(
+            literal_column(str(i)).label("arm"), track_cluster.c.position, track_cluster.c.track_id
+        )
+        .where(_cluster(i))
+        .where(track_cluster.c.position.in_([bindparam(f"p{i}_{j}") for j in range(width)]))
+        for i in range(arms)
+    ]
+    return parts[0] if arms == 1 else union_all(*parts)
+
+
 def _with_details(arms):
     """Candidates (arm, position, track_id) joined to their details and artists."""
     found = arms.subquery("found")
@@ -169,12 +183,12 @@ def _with_details(arms):
     )
 
 
-def _ranged(arms: int, dialect: str):
-    return _with_details(_ranges(arms, dialect))
-
-
 def _sought(arms: int, dialect: str):
     return _with_details(_seeks(arms, dialect))
+
+
+def _found_at(shape: tuple[int, int], dialect: str):
+    return _with_details(_at(shape, dialect))
 
 
 def _ids(size: int):
@@ -197,13 +211,13 @@ def _recent(size: int, _: str):
     )
 
 
-_BUILDERS: dict[str, Callable[[int, str], Any]] = {
+_BUILDERS: dict[str, Callable[[Any, str], Any]] = {
     "active": _active,
     "input": _input,
     "ranges": _ranges,
     "seeks": _seeks,
-    "ranged": _ranged,
     "sought": _sought,
+    "found_at": _found_at,
     "details": _details,
     "recent": _recent,
 }
@@ -351,13 +365,32 @@ async def seek_with_details(
     return found, tracks.done()
 
 
-async def ranges_with_details(
-    conn: AsyncConnection, version: str, requests: Sequence[tuple[str, int, int, int]]
+async def at_positions_with_details(
+    conn: AsyncConnection, version: str, requests: Sequence[tuple[str, int, Sequence[int]]]
 ) -> tuple[list[list[tuple[int, str]]], dict[str, dict[str, Any]]]:
-    """`position_ranges`, and the details of every track found, in the same statement."""
+    """For each (bucket, cluster, positions): the (position, track_id) rows at those
+    positions, and the tracks' details; one statement of primary-key lookups."""
+    found: list[list[tuple[int, str]]] = [[] for _ in requests]
     tracks = _Tracks()
-    arms = _range_arms(requests)
-    found = await _arms(conn, "ranged", version, arms, RANGE_PAD, tracks) if arms else []
+    for first in range(0, len(requests), MAX_ARMS):
+        batch = requests[first : first + MAX_ARMS]
+        width = _shape(max(len(p) for _, _, p in batch) or 1)
+        arms = _shape(len(batch))
+        params: dict[str, Any] = {"version": version}
+        for i in range(arms):
+            bucket, number, positions = batch[i] if i < len(batch) else ("", -1, [])
+            params[f"b{i}"], params[f"c{i}"] = bucket, int(number)
+            padded = [int(p) for p in positions] + [-1] * (width - len(positions))
+            params.update({f"p{i}_{j}": value for j, value in enumerate(padded)})
+        seen: set[tuple[int, int]] = set()
+        for row in await _run(conn, "found_at", (arms, width), params):
+            arm, position = int(row[0]), int(row[1])
+            track_id = tracks.add(row[2:])
+            if arm < len(batch) and (arm, position) not in seen:
+                seen.add((arm, position))
+                found[first + arm].append((position, track_id))
+    for rows in found:
+        rows.sort()
     return found, tracks.done()
 
 

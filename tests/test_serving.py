@@ -200,13 +200,16 @@ async def test_pick_queries_with_details(db: Database) -> None:
         await models.write_assignments(conn, [("v1", "pop", 2, p, t) for p, t in enumerate(ids)])
     async with db.connection() as conn:
         found, known = await picks.seek_with_details(conn, "v1", [("pop", 2, 4), ("pop", 2, 37)], 3)
-        ranged, more = await picks.ranges_with_details(conn, "v1", [("pop", 2, 0, 8)])
+        at, more = await picks.at_positions_with_details(
+            conn, "v1", [("pop", 2, [7, 1, 39]), ("pop", 3, [0]), ("pop", 2, list(range(8)))]
+        )
     assert found[0] == [(4, ids[4]), (5, ids[5]), (6, ids[6])]  # two artists: one row
     assert found[1] == [(37, ids[37]), (38, ids[38])]  # ids[39] is gone from the catalogue
     assert known[ids[5]]["name"] == "Song 5"
     assert [a["name"] for a in known[ids[5]]["artists"]] == ["A", "B"]
     assert known[ids[4]]["has_features"] is False
-    assert [t for _, t in ranged[0]] == ids[:8] and set(more) == set(ids[:8])
+    assert at[0] == [(1, ids[1]), (7, ids[7])] and at[1] == []  # 39: gone; cluster 3: none
+    assert [t for _, t in at[2]] == ids[:8] and set(more) == set(ids[:8])
 
 
 # --- recommendations ------------------------------------------------------------------------------
