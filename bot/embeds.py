@@ -8,21 +8,12 @@ from typing import Any
 
 import discord
 
-from bot.services.cards import TrackCard
+from bot.services.cards import PROFILE_FEATURES, TrackCard
 from recommender.serving import Pick, Recommendation
 from recommender.taxonomy import display
 
 BRAND = discord.Colour.from_rgb(30, 215, 96)  # Spotify green: these are Spotify tracks
 MUTED = discord.Colour.dark_grey()
-PROFILE_FEATURES = (
-    "danceability",
-    "energy",
-    "valence",
-    "acousticness",
-    "speechiness",
-    "instrumentalness",
-    "liveness",
-)
 BAR = 10
 
 

@@ -13,17 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bot.services.cards import PROFILE_FEATURES as FEATURES
 from bot.services.cards import TrackCard
-
-FEATURES = (
-    "danceability",
-    "energy",
-    "valence",
-    "acousticness",
-    "speechiness",
-    "instrumentalness",
-    "liveness",
-)
 
 
 def render_profile(seed: TrackCard, picks: Sequence[TrackCard]) -> bytes:

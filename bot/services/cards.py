@@ -12,6 +12,16 @@ from sql.database import Database
 from sql.schema import FEATURE_COLUMNS
 
 SPOTIFY_TRACK_URL = "https://open.spotify.com/track/{}"
+# The 0–1 features a sound profile shows (text bars in embeds, lines in the PNG).
+PROFILE_FEATURES = (
+    "danceability",
+    "energy",
+    "valence",
+    "acousticness",
+    "speechiness",
+    "instrumentalness",
+    "liveness",
+)
 
 
 @dataclass

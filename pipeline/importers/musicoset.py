@@ -27,6 +27,8 @@ from pipeline.importers.reading import (
     python_literal,
     read_table,
     release_date,
+    unique_rows,
+    valid_id,
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
@@ -89,28 +91,11 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
     return batch
 
 
-def _unique_rows(frame: pd.DataFrame, file: str, report: ImportReport):
-    duplicate = frame.duplicated().to_numpy()
-    for i, row in enumerate(frame.itertuples(index=False)):
-        if duplicate[i]:
-            report.skip(f"{file}: duplicate row", f"row {i + 1}")
-            continue
-        yield i, row
-
-
-def _valid(value: str, kind: str, file: str, i: int, report: ImportReport) -> str | None:
-    value = value.strip()
-    if is_spotify_id(value):
-        return value
-    report.skip(f"{file}: invalid {kind} id", f"row {i + 1}: {value!r}")
-    return None
-
-
 def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "artists.csv"
     values = numbers(frame, ["followers", "popularity"], report, file)
-    for i, row in _unique_rows(frame, file, report):
-        artist_id = _valid(row.artist_id, "artist", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        artist_id = valid_id(row.artist_id, "artist", file, i, report)
         if artist_id is None:
             continue
         name = _text(row.name)
@@ -150,8 +135,8 @@ def _songs(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> 
     file = "songs.csv"
     popularity = numbers(frame, ["popularity"], report, file)["popularity"]
     added_artists = 0
-    for i, row in _unique_rows(frame, file, report):
-        track_id = _valid(row.song_id, "song", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        track_id = valid_id(row.song_id, "song", file, i, report)
         if track_id is None:
             continue
         name = _text(row.song_name)
@@ -204,8 +189,8 @@ def _songs(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> 
 def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "acoustic_features.csv"
     values = numbers(frame, ["duration_ms", *FEATURES], report, file)
-    for i, row in _unique_rows(frame, file, report):
-        track_id = _valid(row.song_id, "song", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        track_id = valid_id(row.song_id, "song", file, i, report)
         if track_id is None:
             continue
         if track_id not in batch.tracks:
@@ -236,9 +221,9 @@ def _album(album_id: str, row, batch: CatalogueBatch) -> None:
 
 def _releases(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "releases.csv"
-    for i, row in _unique_rows(frame, file, report):
-        album_id = _valid(row.album_id, "album", file, i, report)
-        artist_id = _valid(row.artist_id, "artist", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        album_id = valid_id(row.album_id, "album", file, i, report)
+        artist_id = valid_id(row.artist_id, "artist", file, i, report)
         if album_id is None:
             continue
         _album(album_id, row, batch)
@@ -255,9 +240,9 @@ def _releases(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
 def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "tracks.csv"
     numbers_ = numbers(frame, ["track_number"], report, file)["track_number"]
-    for i, row in _unique_rows(frame, file, report):
-        track_id = _valid(row.song_id, "song", file, i, report)
-        album_id = _valid(row.album_id, "album", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        track_id = valid_id(row.song_id, "song", file, i, report)
+        album_id = valid_id(row.album_id, "album", file, i, report)
         if track_id is None or album_id is None:
             continue
         if track_id not in batch.tracks:

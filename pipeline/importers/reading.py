@@ -179,3 +179,22 @@ def folder_files(path: Path, names: Iterable[str], fmt: str) -> dict[str, Path]:
     if missing:
         raise WrongFormat(f"{folder} is not a {fmt} folder: missing {', '.join(missing)}")
     return {n: folder / n for n in names}
+
+
+def unique_rows(frame: pd.DataFrame, file: str, report: ImportReport):
+    """Rows with their 0-based index; exact duplicates are skipped and reported."""
+    duplicate = frame.duplicated().to_numpy()
+    for i, row in enumerate(frame.itertuples(index=False)):
+        if duplicate[i]:
+            report.skip(f"{file}: duplicate row", f"row {i + 1}")
+            continue
+        yield i, row
+
+
+def valid_id(value: str, kind: str, file: str, i: int, report: ImportReport) -> str | None:
+    """The Spotify id in `value`, or None with the row reported as skipped."""
+    value = value.strip()
+    if is_spotify_id(value):
+        return value
+    report.skip(f"{file}: invalid {kind} id", f"row {i + 1}: {value!r}")
+    return None

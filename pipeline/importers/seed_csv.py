@@ -25,6 +25,8 @@ from pipeline.importers.reading import (
     python_literal,
     read_table,
     release_date,
+    unique_rows,
+    valid_id,
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
@@ -70,29 +72,11 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
     return batch
 
 
-def _rows(frame: pd.DataFrame, file: str, report: ImportReport):
-    """Rows with their 0-based index, exact duplicates skipped and reported."""
-    duplicate = frame.duplicated().to_numpy()
-    for i, row in enumerate(frame.itertuples(index=False)):
-        if duplicate[i]:
-            report.skip(f"{file}: duplicate row", f"row {i + 1}")
-            continue
-        yield i, row
-
-
-def _id(value: str, kind: str, file: str, i: int, report: ImportReport) -> str | None:
-    value = value.strip()
-    if is_spotify_id(value):
-        return value
-    report.skip(f"{file}: invalid {kind} id", f"row {i + 1}: {value!r}")
-    return None
-
-
 def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist.csv"
     popularity = numbers(frame, ["popularity"], report, file)["popularity"]
-    for i, row in _rows(frame, file, report):
-        artist_id = _id(row.artist_id, "artist", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        artist_id = valid_id(row.artist_id, "artist", file, i, report)
         if artist_id is None:
             continue
         name = row.name.strip()
@@ -128,8 +112,8 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
 def _albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_album.csv"
     popularity = numbers(frame, ["album_popularity"], report, file)["album_popularity"]
-    for i, row in _rows(frame, file, report):
-        album_id = _id(row.album_id, "album", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        album_id = valid_id(row.album_id, "album", file, i, report)
         if album_id is None:
             continue
         date, precision = release_date(row.release_date)
@@ -160,8 +144,8 @@ def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) ->
         report.note(f"{file}: popularity is 0 on every row (a placeholder): stored as unknown")
     duration = values["duration_ms"]
     popularity = values["popularity"]
-    for i, row in _rows(frame, file, report):
-        track_id = _id(row.track_id, "track", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        track_id = valid_id(row.track_id, "track", file, i, report)
         if track_id is None:
             continue
         name = row.track_name.strip()
@@ -196,8 +180,8 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
     file = "sample_audio_features.csv"
     values = numbers(frame, FEATURES, report, file)
     report.note(f"{file}: pseudo_id is a row counter and is not stored")
-    for i, row in _rows(frame.drop(columns=["pseudo_id"], errors="ignore"), file, report):
-        track_id = _id(row.track_id, "track", file, i, report)
+    for i, row in unique_rows(frame.drop(columns=["pseudo_id"], errors="ignore"), file, report):
+        track_id = valid_id(row.track_id, "track", file, i, report)
         if track_id is None:
             continue
         if track_id not in batch.tracks:
@@ -210,9 +194,9 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
 def _artist_tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist_track.csv"
     credits: dict[str, int] = {}
-    for i, row in _rows(frame, file, report):
-        artist_id = _id(row.artist_id, "artist", file, i, report)
-        track_id = _id(row.track_id, "track", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        artist_id = valid_id(row.artist_id, "artist", file, i, report)
+        track_id = valid_id(row.track_id, "track", file, i, report)
         if artist_id is None or track_id is None:
             continue
         if artist_id not in batch.artists or track_id not in batch.tracks:
@@ -232,9 +216,9 @@ def _artist_tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportRep
 
 def _artist_albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist_album.csv"
-    for i, row in _rows(frame, file, report):
-        artist_id = _id(row.artist_id, "artist", file, i, report)
-        album_id = _id(row.album_id, "album", file, i, report)
+    for i, row in unique_rows(frame, file, report):
+        artist_id = valid_id(row.artist_id, "artist", file, i, report)
+        album_id = valid_id(row.album_id, "album", file, i, report)
         if artist_id is None or album_id is None:
             continue
         if artist_id not in batch.artists or album_id not in batch.albums:
