@@ -17,6 +17,7 @@ from bot.services.cards import track_cards
 from bot.services.recommend import RecommendSettings, recommend
 from recommender import taxonomy
 
+
 def _label(bucket: str) -> str:
     shown = taxonomy.display(bucket)
     return shown if shown != bucket else bucket.title()
