@@ -3,6 +3,7 @@ and the recommend / genres services behind the command line."""
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from bot.cli import recommend as recommend_cli
 from bot.services import genres as genres_service
 from bot.services import recommend as recommend_service
 from bot.services import train as train_service
@@ -343,6 +346,13 @@ async def test_genres_service_files_the_track(trained: Trained) -> None:
     unplaced = await genres_service.genres(trained.db, recommender, NO_FEATURES)
     assert unplaced["buckets"] and unplaced["placements"] == []
     assert "no audio features" in unplaced["reason"]
+    buffer = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:  # the command's human rendering
+        patch.setattr(recommend_cli, "console", Console(file=buffer, width=200))
+        recommend_cli._render_genres(filed)
+        recommend_cli._render_genres(unplaced)
+    text = buffer.getvalue()
+    assert "buckets:" in text and "cluster" in text and "not placed: " in text
 
 
 def test_song_key_ignores_versions() -> None:
@@ -383,8 +393,6 @@ async def test_cli_recommend_genres_and_errors(trained: Trained, tmp_path: Path)
     assert ok.returncode == 0, ok.stderr
     payload = json.loads(ok.stdout)
     assert payload["track"]["track_id"] == ORIGINAL and len(payload["picks"]) == 3
-    human = _cli("genres", ORIGINAL, url=trained.url, models_dir=trained.models_dir, cwd=tmp_path)
-    assert human.returncode == 0 and "buckets:" in human.stdout
     failed = _cli(
         "recommend", NO_FEATURES, url=trained.url, models_dir=trained.models_dir, cwd=tmp_path
     )
