@@ -10,14 +10,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+import pyarrow as pa
 import pytest
 from sqlalchemy import select
 
+from pipeline.mpd import columnar
 from pipeline.mpd import ingest as ingest_module
-from pipeline.mpd import parse
 from pipeline.mpd.ingest import ingest_mpd, slice_paths
+from pipeline.mpd.slice_data import SliceData, rows
 from pipeline.mpd.synthetic import Universe, slice_document, slice_name
+from pipeline.mpd.tolerant import read_any
 from sql import catalogue
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -317,51 +319,73 @@ def test_cli_ingest_and_resume(tmp_path: Path, sqlite_url: str) -> None:
     assert "0 slice(s) ingested, 2 already done" in second.stdout
 
 
-def test_columnar_path_gives_the_rows_of_the_general_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A clean slice goes through the bulk (numpy) path; the case-by-case path must give
-    the same rows, also when a worker has already sent some of them."""
-    paths = [write_slice(tmp_path, i) for i in range(3)]
-
-    def run() -> list[parse.SliceData]:
-        sent = parse.Sent()
-        return [parse.parse_slice(str(p), sent=sent) for p in paths]
-
-    taken: list[bool] = []
-    real = parse._columnar
-
-    def counting(*args):  # records whether the bulk path took each slice
-        taken.append(real(*args))
-        return taken[-1]
-
-    monkeypatch.setattr(parse, "_columnar", counting)
-    columnar = run()
-    assert taken == [True] * len(paths) and columnar[0].tracks
-    monkeypatch.setattr(parse, "_columnar", lambda *a: False)
-    general = run()
-    for fast, slow in zip(columnar, general, strict=True):
-        assert fast.entries == slow.entries and fast.playlists == slow.playlists
-        for rows in ("tracks", "artists", "albums"):
-            assert sorted(getattr(fast, rows)) == sorted(getattr(slow, rows))
-        assert (fast.distinct_tracks, fast.entries_read, fast.renumbered) == (
-            slow.distinct_tracks,
-            slow.entries_read,
-            slow.renumbered,
-        )
-        assert (fast.skipped, fast.num_tracks_mismatch) == (slow.skipped, slow.num_tracks_mismatch)
+def _readable(data: SliceData) -> dict:
+    """A parsed slice with its tables as rows, for comparisons that show differences."""
+    return {k: rows(v) if isinstance(v, pa.Table) else v for k, v in vars(data).items()}
 
 
-def test_id_sets_and_dedupe_stay_exact_when_hashes_collide() -> None:
-    ids = ["A" * 22, "B" * 22, "A" * 22, "C" * 22]
-    words, hashes = parse._words(parse._id_bytes(ids))
-    assert parse._first_of(words, hashes).tolist() == [0, 1, 3]
-    same = np.zeros(len(ids), np.uint64)  # every id on one hash: compared in full
-    assert parse._first_of(words, same).tolist() == [0, 1, 3]
+def _both_readers(path: Path) -> tuple[bool, dict, dict]:
+    fast = SliceData(name=path.name, size=path.stat().st_size)
+    taken = columnar.read_clean(str(path), fast, with_playlists=True)
+    tolerant = SliceData(name=path.name, size=path.stat().st_size)
+    read_any(str(path), tolerant, with_playlists=True)
+    return taken, _readable(fast), _readable(tolerant)
 
-    keys = parse.Keys()
-    keys.add_ids(ids[:2])
-    assert keys.fresh_ids(["A" * 22, "C" * 22]) == [False, True]
-    keys.add(words[3:], hashes[:1])  # "C…" under "A…"'s hash: a clash
-    assert keys.exact is not None and len(keys) == 3
-    assert keys.fresh_ids(["A" * 22, "C" * 22, "D" * 22]) == [False, False, True]
+
+def test_fast_and_tolerant_readers_give_the_same_rows(tmp_path: Path) -> None:
+    for i in range(3):
+        taken, fast, tolerant = _both_readers(write_slice(tmp_path, i))
+        assert taken and fast["tracks"]
+        assert fast == tolerant
+
+
+def _entry(doc: dict, playlist: int = 0, entry: int = 0) -> dict:
+    """The first entry of the file by default: the first of its track, artist and album."""
+    return doc["playlists"][playlist]["tracks"][entry]
+
+
+# Each edit makes a slice the fast reader must either read exactly like the tolerant
+# one (True) or leave to it untouched (False).
+EDITS: dict[str, tuple[bool, Callable[[dict], None]]] = {
+    "no track name": (True, lambda d: _entry(d).update(track_name=None)),
+    "no album name": (True, lambda d: _entry(d).update(album_name=None)),
+    "no duration": (True, lambda d: _entry(d).pop("duration_ms")),
+    "no num_tracks": (True, lambda d: d["playlists"][0].pop("num_tracks")),
+    "extra keys": (True, lambda d: _entry(d).update(added_by="someone", pos=99)),
+    "local file": (False, lambda d: _entry(d).update(track_uri="spotify:local:a:b:c:200")),
+    "short artist id": (False, lambda d: _entry(d).update(artist_uri="spotify:artist:short")),
+    "album id not base62": (
+        False,
+        lambda d: _entry(d).update(album_uri="spotify:album:" + "é" * 22),
+    ),
+    "empty artist name": (False, lambda d: _entry(d).update(artist_name="")),
+    "null entry": (False, lambda d: d["playlists"][3]["tracks"].insert(0, None)),
+    "no track list": (False, lambda d: d["playlists"][2].pop("tracks")),
+    "pid as text": (False, lambda d: d["playlists"][0].update(pid="7")),
+    "collaborative as bool": (False, lambda d: d["playlists"][0].update(collaborative=True)),
+    "duration beyond INTEGER": (False, lambda d: _entry(d).update(duration_ms=2**40)),
+    "followers negative": (False, lambda d: d["playlists"][0].update(num_followers=-1)),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_fast_reader_takes_only_what_it_reads_exactly(tmp_path: Path, edit: str) -> None:
+    takes, mutate = EDITS[edit]
+    taken, fast, tolerant = _both_readers(write_slice(tmp_path, 0, mutate))
+    assert taken == takes
+    if taken:
+        assert fast == tolerant
+    else:
+        assert fast == _readable(SliceData(name=fast["name"], size=fast["size"]))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"[]", b'{"playlists": null}', b'{"playlists": [{"pid": 1, "tracks": [', b"{}{}"],
+)
+def test_fast_reader_declines_what_is_not_a_slice(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / slice_name(0, PLAYLISTS)
+    path.write_bytes(content)
+    taken, _, tolerant = _both_readers(path)
+    assert not taken
+    assert tolerant["error"]

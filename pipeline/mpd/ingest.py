@@ -30,18 +30,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pipeline.mpd.parse import (
-    Sent,
-    SliceData,
-    entry_rows,
-    parse_slice,
-    received,
-    start_worker,
-    worker_parse,
-)
+from pipeline.mpd.parse import parse_slice, start_worker
+from pipeline.mpd.slice_data import SliceData, entry_rows, rows
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.normalize import clip_name, norm_name
@@ -151,12 +145,31 @@ async def recorded(db: Database) -> dict[str, tuple[str, int | None]]:
 
 
 @dataclass
-class _Seen:
-    """What this run already wrote: a slice sends only rows new to the run."""
+class SliceRows:
+    """A parsed slice's rows in the shape the database driver takes."""
+
+    tracks: list[tuple]
+    artists: list[tuple]
+    albums: list[tuple]
+    entries: list[tuple]
+
+
+@dataclass
+class Written:
+    """The ids this run has written: a slice brings all its distinct tracks (the same
+    popular tracks come in hundreds of slices), and only the new ones are written."""
 
     tracks: set[str] = field(default_factory=set)
     artists: set[str] = field(default_factory=set)
     albums: set[str] = field(default_factory=set)
+
+    def rows_to_write(self, data: SliceData, with_playlists: bool) -> SliceRows:
+        return SliceRows(
+            _fresh(data.tracks, self.tracks),
+            _fresh(data.artists, self.artists),
+            _fresh(data.albums, self.albums),
+            entry_rows(data.entries) if with_playlists else [],
+        )
 
 
 async def ingest_mpd(
@@ -183,7 +196,7 @@ async def ingest_mpd(
         else:
             todo.append(path)
     started = time.perf_counter()
-    seen = _Seen()
+    written = Written()
     if progress:
         progress("slices", 0, len(todo))
     parsed = _parsed(todo, playlists, workers, export_dir)
@@ -192,7 +205,7 @@ async def ingest_mpd(
         async for done, data in _enumerate(parsed):
             rewrite = data.name in known
             wait = time.perf_counter() - waiting
-            await _land(db, data, seen, report, playlists=playlists, rewrite=rewrite, wait=wait)
+            await _land(db, data, written, report, playlists=playlists, rewrite=rewrite, wait=wait)
             if progress:
                 progress("slices", done + 1, len(todo))
             if after_slice is not None:
@@ -216,12 +229,10 @@ async def _enumerate(source):
 async def _parsed(todo: list[Path], with_playlists: bool, workers: int | None, export_dir):
     """Parsed slices in file order, parsing up to a few files ahead in worker processes."""
     export = str(export_dir) if export_dir is not None else None
+    job = partial(parse_slice, with_playlists=with_playlists, export_dir=export)
     if workers == 0 or (len(todo) <= 1 and workers is None):
-        sent = None if export else Sent()
         for path in todo:
-            yield await asyncio.to_thread(
-                parse_slice, str(path), with_playlists=with_playlists, export_dir=export, sent=sent
-            )
+            yield await asyncio.to_thread(job, str(path))
         return
     count = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     pool = ProcessPoolExecutor(
@@ -229,14 +240,13 @@ async def _parsed(todo: list[Path], with_playlists: bool, workers: int | None, e
     )
     pending: deque[Future] = deque()
     queue = iter(todo)
-    job = partial(worker_parse, with_playlists=with_playlists, export_dir=export)
     try:
         for path in queue:
             pending.append(pool.submit(job, str(path)))
             if len(pending) >= count + 1:
                 break
         while pending:
-            data = received(await asyncio.wrap_future(pending.popleft()))
+            data = await asyncio.wrap_future(pending.popleft())
             nxt = next(queue, None)
             if nxt is not None:
                 pending.append(pool.submit(job, str(nxt)))
@@ -245,16 +255,21 @@ async def _parsed(todo: list[Path], with_playlists: bool, workers: int | None, e
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _fresh(rows: list[tuple], seen: set[str]) -> list[tuple]:
-    fresh = [r for r in rows if r[0] not in seen]
-    seen.update(r[0] for r in fresh)
+def _fresh(table: pa.Table, seen: set[str]) -> list[tuple]:
+    """Rows whose id (first column) is not in `seen`, then added to it."""
+    ids = table.column(0).to_pylist()
+    keep = [i not in seen for i in ids]
+    if not all(keep):
+        table = table.filter(pa.array(keep, pa.bool_()))
+    fresh = rows(table)
+    seen.update(row[0] for row in fresh)
     return fresh
 
 
 async def _land(
     db: Database,
     data: SliceData,
-    seen: _Seen,
+    written: Written,
     report: MpdReport,
     *,
     playlists: bool,
@@ -273,10 +288,8 @@ async def _land(
             await _record(conn, data, "failed", data.error)
         return
     started = time.perf_counter()
-    tracks = _fresh(data.tracks, seen.tracks)
-    artists = _fresh(data.artists, seen.artists)
-    albums = _fresh(data.albums, seen.albums)
-    entries = entry_rows(data.entries) if playlists else []
+    new = written.rows_to_write(data, playlists)
+    tracks, artists, albums, entries = new.tracks, new.artists, new.albums, new.entries
     async with db.transaction() as conn:
         mysql = conn.dialect.name != "sqlite"
         if mysql:  # the rows are written parents first: the per-row lookups are redundant
