@@ -17,7 +17,7 @@ from sqlalchemy import select
 from pipeline.mpd import columnar
 from pipeline.mpd import ingest as ingest_module
 from pipeline.mpd.ingest import ingest_mpd, slice_paths
-from pipeline.mpd.slice_data import SliceData, rows
+from pipeline.mpd.slice_data import SliceData
 from pipeline.mpd.synthetic import Universe, slice_document, slice_name
 from pipeline.mpd.tolerant import read_any
 from sql import catalogue
@@ -321,7 +321,7 @@ def test_cli_ingest_and_resume(tmp_path: Path, sqlite_url: str) -> None:
 
 def _readable(data: SliceData) -> dict:
     """A parsed slice with its tables as rows, for comparisons that show differences."""
-    return {k: rows(v) if isinstance(v, pa.Table) else v for k, v in vars(data).items()}
+    return {k: v.to_pylist() if isinstance(v, pa.Table) else v for k, v in vars(data).items()}
 
 
 def _both_readers(path: Path) -> tuple[bool, dict, dict]:

@@ -70,42 +70,47 @@ def read_clean(path: str, data: SliceData, with_playlists: bool) -> bool:
         return False
     entries = playlists["tracks"].flatten()
     uris = _columns(entries)["track_uri"]
-    track_ids = _bare_ids(uris, TRACK)
-    if track_ids is None:
-        return False
     first = _first_positions(uris)
+    entry_ids = _bare_ids(uris, TRACK, first)
+    if entry_ids is None:
+        return False
     distinct = _columns(entries.take(first))
-    artist_uris, album_uris = distinct["artist_uri"], distinct["album_uri"]
-    artist_first = _first_positions(artist_uris)
+    artist_first = _first_positions(distinct["artist_uri"])
+    album_first = _first_positions(distinct["album_uri"])
+    artist_ids = _bare_ids(distinct["artist_uri"], ARTIST, artist_first)
+    album_ids = _bare_ids(distinct["album_uri"], ALBUM, album_first)
     artist_names = distinct["artist_name"].take(artist_first)
     if (
-        _bare_ids(artist_uris, ARTIST) is None
-        or _bare_ids(album_uris, ALBUM) is None
+        artist_ids is None
+        or album_ids is None
         or not _named(artist_names)  # an artist needs a name
         or not _in_range(distinct["duration_ms"])
         or not _in_range(playlists["num_followers"])
     ):
         return False
-    album_first = _first_positions(album_uris)
-    artist_ids = pc.utf8_slice_codeunits(artist_uris, len(ARTIST))
-    album_ids = pc.utf8_slice_codeunits(album_uris, len(ALBUM))
+    first_rows, artist_rows, album_rows = (
+        positions.to_numpy() for positions in (first, artist_first, album_first)
+    )
     data.tracks = pa.Table.from_arrays(
         [
-            pc.utf8_slice_codeunits(distinct["track_uri"], len(TRACK)),
+            _strings(entry_ids[first_rows]),
             pc.fill_null(distinct["track_name"], ""),
-            album_ids,
+            _strings(album_ids),
             distinct["duration_ms"],
-            artist_ids,
+            _strings(artist_ids),
         ],
         schema=TRACKS,
     )
-    data.artists = pa.Table.from_arrays([artist_ids.take(artist_first), artist_names], schema=NAMED)
+    data.artists = pa.Table.from_arrays(
+        [_strings(artist_ids[artist_rows]), artist_names], schema=NAMED
+    )
     data.albums = pa.Table.from_arrays(
-        [album_ids.take(album_first), distinct["album_name"].take(album_first)], schema=NAMED
+        [_strings(album_ids[album_rows]), distinct["album_name"].take(album_first)],
+        schema=NAMED,
     )
     data.distinct_tracks = len(first)
     data.entries_read = len(entries)
-    _playlist_rows(playlists, track_ids, data, with_playlists)
+    _playlist_rows(playlists, entry_ids, data, with_playlists)
     return True
 
 
@@ -130,10 +135,11 @@ def _playlists(path: str) -> dict[str, pa.Array] | None:
     return _columns(column.combine_chunks().flatten())
 
 
-def _bare_ids(uris: pa.StringArray, prefix: str) -> np.ndarray | None:
-    """The ids as an (n, 22) byte array when every URI is `prefix` + 22 base62
-    characters, else None. No per-value work: with every value the same length, the
-    string data is a plain grid of bytes."""
+def _bare_ids(uris: pa.StringArray, prefix: str, distinct: pa.Array) -> np.ndarray | None:
+    """The ids as a contiguous (n, 22) byte array when every URI is `prefix` + 22
+    base62 characters, else None. No per-value work: with every value the same length,
+    the string data is a plain grid of bytes; the characters are checked on the rows at
+    `distinct` (one of each value) only."""
     if uris.null_count:
         return None
     size = len(prefix) + 22
@@ -142,18 +148,25 @@ def _bare_ids(uris: pa.StringArray, prefix: str) -> np.ndarray | None:
         return None
     grid = np.frombuffer(uris.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
     grid = grid.reshape(len(uris), size)
+    checked = grid[distinct.to_numpy()]
     head = np.frombuffer(prefix.encode("ascii"), np.uint8)
-    ids = grid[:, len(head) :]
-    if not ((grid[:, : len(head)] == head).all() and _BASE62[ids].all()):
+    if not ((checked[:, : len(head)] == head).all() and _BASE62[checked[:, len(head) :]].all()):
         return None
-    return ids
+    return np.ascontiguousarray(grid[:, len(head) :])
+
+
+def _strings(ids: np.ndarray) -> pa.StringArray:
+    """An Arrow string array over (n, 22) ASCII id bytes, without copying them."""
+    ids = np.ascontiguousarray(ids)
+    offsets = np.arange(0, ids.size + 1, ids.shape[1], dtype=np.int32)
+    return pa.StringArray.from_buffers(len(ids), pa.py_buffer(offsets), pa.py_buffer(ids))
 
 
 def _first_positions(values: pa.Array) -> pa.Array:
     """Positions of the first occurrence of each distinct value, in order. Dictionary
     codes are handed out in order of first appearance, so a value's first occurrence
     is where its code exceeds every code before it."""
-    codes = values.dictionary_encode().indices.to_numpy()
+    codes = values.dictionary_encode(null_encoding="encode").indices.to_numpy()
     if not len(codes):
         return pa.array([], pa.int64())
     new = np.empty(len(codes), dtype=bool)

@@ -27,6 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pipeline.mpd.parse import parse_slice, start_worker
-from pipeline.mpd.slice_data import SliceData, entry_rows, rows
+from pipeline.mpd.slice_data import SliceData, entry_rows
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.normalize import clip_name, norm_name
@@ -261,9 +262,9 @@ def _fresh(table: pa.Table, seen: set[str]) -> list[tuple]:
     keep = [i not in seen for i in ids]
     if not all(keep):
         table = table.filter(pa.array(keep, pa.bool_()))
-    fresh = rows(table)
-    seen.update(row[0] for row in fresh)
-    return fresh
+        ids = list(compress(ids, keep))
+    seen.update(ids)
+    return list(zip(ids, *(column.to_pylist() for column in table.columns[1:]), strict=True))
 
 
 async def _land(
