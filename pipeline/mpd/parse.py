@@ -7,7 +7,6 @@ Both give the same rows for what they both accept (tested).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import orjson
@@ -46,6 +45,6 @@ def parse_slice(
 
 def _size(file: Path) -> int:
     try:
-        return os.stat(file).st_size
-    except OSError:
+        return file.stat().st_size
+    except OSError:  # reported by the reader
         return 0
