@@ -182,12 +182,15 @@ async def test_values_of_the_wrong_type_skip_only_their_playlist(
     def mutate(doc: dict) -> None:
         doc["playlists"][0]["pid"] = "not a number"
         doc["playlists"][1]["tracks"][0]["duration_ms"] = "long"
+        doc["playlists"][2]["num_followers"] = 2**40  # beyond the INTEGER column
+        doc["playlists"][3]["tracks"][0]["duration_ms"] = -5
 
     path = write_slice(tmp_path, 0, mutate)
     report = await ingest_mpd(db, [path], workers=0)
-    assert report.skipped["playlist without a pid or a track list"] == 1
-    assert report.skipped["malformed entry"] == 1
-    assert report.playlists == PLAYLISTS - 1
+    assert report.skipped["malformed playlist (no pid, or a value of the wrong type)"] == 2
+    assert report.skipped["malformed entry"] == 2
+    assert report.playlists == PLAYLISTS - 2
+    assert report.failed == {}
 
 
 async def _fresh(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Database:

@@ -99,7 +99,7 @@ def _one_by_one(raw: bytes, data: SliceData) -> list[Playlist] | None:
     playlists = []
     for index, item in enumerate(found):
         if not isinstance(item, dict) or not isinstance(item.get("tracks"), list):
-            data.skip("playlist without a pid or a track list", f"playlist #{index}")
+            data.skip("playlist without a track list", f"playlist #{index}")
             continue
         entries = []
         for entry in item["tracks"]:
@@ -112,7 +112,7 @@ def _one_by_one(raw: bytes, data: SliceData) -> list[Playlist] | None:
             playlist = msgspec.convert({**item, "tracks": []}, Playlist)
         except msgspec.ValidationError as error:
             data.entries_read += len(item["tracks"])
-            data.skip("playlist without a pid or a track list", error)
+            data.skip("malformed playlist (no pid, or a value of the wrong type)", error)
             continue
         playlist.tracks = entries
         playlists.append(playlist)
