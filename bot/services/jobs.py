@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.retrain import TrainingBusy
 from bot.services.train import TrainReport, TrainSettings
+from bot.services.workers import in_worker
 from pipeline.curation import curate_for_training
 from pipeline.enrichment import enrich
 from pipeline.importers import FORMATS, import_dataset
@@ -267,30 +266,7 @@ async def curated_fingerprint(
     the training service does, in a worker process that reads the catalogue itself
     (None for an empty catalogue)."""
     url = db.url.render_as_string(hide_password=False)
-    loop = asyncio.get_running_loop()
-    if executor is not None:
-        return await loop.run_in_executor(executor, _fingerprint_worker, url, config)
-    pool = ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
-        initargs=(os.getpid(),),
-    )
-    try:
-        return await loop.run_in_executor(pool, _fingerprint_worker, url, config)
-    finally:  # never wait for the worker on the loop (it exits when its task ends)
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Worker side: a bot killed outright must not leave its worker waiting forever."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    return await in_worker(executor, _fingerprint_worker, url, config)
 
 
 def _fingerprint_worker(url: str, config: TrainSettings) -> tuple[str | None, int]:

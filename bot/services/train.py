@@ -10,10 +10,9 @@ serving.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.services.workers import in_worker
 from pipeline.curation import CurationFilters, curate_for_training
 from recommender import bundle as bundles
 from recommender import features as feature_plans
@@ -144,7 +144,7 @@ async def train(
         training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
         _step(progress, f"fitting {len(data.members)} buckets (worker process)")
         clock = time.perf_counter()
-        result = await _in_worker(
+        result = await in_worker(
             executor, _fit_and_save, data, training, taxonomy, meta, config.models_dir
         )
         timings["fit"] = time.perf_counter() - clock
@@ -199,16 +199,6 @@ def _meta(
         "curation": curation,
         "data": data.report,
     }
-
-
-async def _in_worker(executor: Executor | None, function, *args):
-    """Run CPU work in a process pool (a fresh one-worker pool unless one is given)."""
-    loop = asyncio.get_running_loop()
-    if executor is not None:
-        return await loop.run_in_executor(executor, function, *args)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return await loop.run_in_executor(pool, function, *args)
 
 
 def _fit_and_save(
