@@ -10,6 +10,7 @@ bucket, so the same data and settings give the same model.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import zlib
 from collections.abc import Callable
@@ -145,6 +146,17 @@ class FitResult:
 
 
 # --- preparing the data ---------------------------------------------------------------------
+
+
+def training_fingerprint(curated_fingerprint: str, data: TrainingData) -> str:
+    """The curated set's fingerprint extended with each bucket's tracks: new artist genres
+    (an enrichment, an import) change what the models hold while the curated set, its
+    tracks and features, stays the same."""
+    digest = hashlib.sha256(curated_fingerprint.encode())
+    for bucket, rows in data.members.items():
+        digest.update(f"\n{bucket}:".encode())
+        digest.update(",".join(data.track_ids[rows]).encode())
+    return digest.hexdigest()
 
 
 def prepare(

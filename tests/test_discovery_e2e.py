@@ -473,7 +473,7 @@ async def test_jobs_run_by_hand_are_recorded(world: World) -> None:
     result = json.loads(out)
     assert (result["outcome"], result["error"]) == (
         "skipped",
-        "the curated set is unchanged since the model",
+        "the training set is unchanged since the model",
     )
     runs = await recorded_runs(world.db, "retrain")
     assert runs[-1]["holder"].startswith("cli:") and runs[-1]["outcome"] == "skipped"

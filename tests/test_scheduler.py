@@ -33,11 +33,18 @@ from bot.settings import load_settings
 from pipeline.mpd.synthetic import write_slices
 from recommender import demo_catalogue
 from recommender.taxonomy import load
-from sql import jobs, models
+from sql import catalogue, jobs, models
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.migrate import init_schema
-from sql.schema import audio_features, guild_settings, job_run, model_version
+from sql.schema import (
+    artist_track,
+    audio_features,
+    guild_settings,
+    job_run,
+    model_version,
+    track_cluster,
+)
 from tests.fixtures.datasets import TIDY_COLUMNS, tidy_row, write_csv
 from tests.job_helpers import Recorder, build_model, recorded_runs, ticker, until
 
@@ -299,7 +306,7 @@ async def test_retraining_only_when_the_curated_set_changed(
         unchanged = await run()
         assert (unchanged.outcome, unchanged.error) == (
             "skipped",
-            "the curated set is unchanged since the model",
+            "the training set is unchanged since the model",
         )
         async with sqlite_db.connection() as conn:
             serving = await models.active_version(conn)
@@ -332,6 +339,40 @@ async def test_retraining_only_when_the_curated_set_changed(
         monkeypatch.undo()
         fixed = await run()
         assert fixed.outcome == "ok" and fixed.counts["version"] != serving
+
+
+async def test_new_artist_genres_bring_a_retrain(sqlite_db: Database, tmp_path: Path) -> None:
+    """The curated set (tracks, features) stays the same, but a genre learned for an
+    artist moves its tracks into another bucket: the models no longer hold what the
+    catalogue says, so the check retrains."""
+    await demo_catalogue.write(sqlite_db, demo_catalogue.generate(tracks=300, seed=4))
+    config = TrainSettings.from_settings(load_settings(models_dir=tmp_path / "models", k_max=4))
+    with ThreadPoolExecutor(1) as pool:
+        run = partial(
+            retrain_if_changed,
+            sqlite_db,
+            config,
+            start=partial(train, executor=pool),
+            executor=pool,
+        )
+        assert (await run()).outcome == "ok"
+        async with sqlite_db.connection() as conn:
+            held = await conn.execute(
+                select(track_cluster.c.bucket, artist_track.c.artist_id).join(
+                    artist_track, artist_track.c.track_id == track_cluster.c.track_id
+                )
+            )
+            buckets: dict[str, set[str]] = {}
+            for bucket, artist_id in held:
+                buckets.setdefault(artist_id, set()).add(bucket)
+        artist_id = next(a for a, b in sorted(buckets.items()) if "metal" not in b)
+        async with sqlite_db.transaction() as conn:
+            await catalogue.upsert_artist_genres(
+                conn, [{"artist_id": artist_id, "genre": "metalcore", "source": "test"}]
+            )
+        again = await run()
+        assert again.outcome == "ok" and again.counts["version"]
+        assert (await run()).outcome == "skipped"
 
 
 async def _nudge_a_feature(db: Database) -> None:

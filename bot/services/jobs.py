@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.retrain import TrainingBusy
-from bot.services.train import TrainReport, TrainSettings
+from bot.services.train import TrainReport, TrainSettings, training_set
 from bot.services.workers import in_worker
-from pipeline.curation import curate_for_training
 from pipeline.enrichment import enrich
 from pipeline.importers import FORMATS, import_dataset
 from pipeline.importers.writing import record_files
 from pipeline.mpd import ingest as mpd
+from recommender import taxonomy as taxonomies
 from sql import frames, jobs, models
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -259,11 +259,11 @@ async def active_fingerprint(db: Database) -> str | None:
     return row["fingerprint"] if row else None
 
 
-async def curated_fingerprint(
+async def current_fingerprint(
     db: Database, config: TrainSettings, *, executor: Executor | None = None
 ) -> tuple[str | None, int]:
-    """(fingerprint, curated rows) of what training would use now, computed exactly as
-    the training service does, in a worker process that reads the catalogue itself
+    """(fingerprint, curated rows) of what training would fit now, computed by the
+    training service's own function in a worker process that reads the catalogue itself
     (None for an empty catalogue)."""
     url = db.url.render_as_string(hide_password=False)
     return await in_worker(executor, _fingerprint_worker, url, config)
@@ -278,16 +278,15 @@ async def _fingerprint(url: str, config: TrainSettings) -> tuple[str | None, int
     try:
         async with db.connection() as conn:
             tracks = await frames.track_frame(conn)
+            genres = await frames.track_genres_frame(conn)
     finally:
         await db.dispose()
     if tracks.empty:
         return None, 0
-    curated, _ = curate_for_training(
-        tracks,
-        replace(config.curation, features=config.features),
-        context_weight=config.context_weight,
+    curated, _, fingerprint = training_set(
+        tracks, genres, taxonomies.load(config.genre_map_file), config
     )
-    return curated.fingerprint, curated.rows_out
+    return fingerprint, curated.rows_out
 
 
 async def retrain_if_changed(
@@ -298,15 +297,15 @@ async def retrain_if_changed(
     executor: Executor | None = None,
 ) -> JobOutcome:
     """Train (through `start`, which refuses a second concurrent run) only when the
-    curated set's fingerprint differs from the serving model's. A failed training raises;
-    the training service leaves the previous version serving."""
-    current, rows = await curated_fingerprint(db, config, executor=executor)
+    training set (curated tracks, their features and genre buckets) differs from the
+    serving model's. A failed training raises; the previous version keeps serving."""
+    current, rows = await current_fingerprint(db, config, executor=executor)
     active = await active_fingerprint(db)
     counts: dict[str, Any] = {"curated": rows, "fingerprint": (current or "")[:12]}
     if current is None:
         return JobOutcome("skipped", counts, "the catalogue is empty")
     if current == active:
-        return JobOutcome("skipped", counts, "the curated set is unchanged since the model")
+        return JobOutcome("skipped", counts, "the training set is unchanged since the model")
     try:
         report = await start(db, config)
     except TrainingBusy as busy:

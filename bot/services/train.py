@@ -19,15 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from bot.services.workers import in_worker
-from pipeline.curation import CurationFilters, curate_for_training
+from pipeline.curation import CurationFilters, CurationResult, curate_for_training
 from recommender import bundle as bundles
 from recommender import features as feature_plans
 from recommender import taxonomy as taxonomies
 from recommender import versions
 from recommender.bundle import Bundle
-from recommender.training import FitResult, TrainingConfig, TrainingData, fit, prepare
+from recommender.training import (
+    FitResult,
+    TrainingConfig,
+    TrainingData,
+    fit,
+    prepare,
+    training_fingerprint,
+)
 from sql import frames, models
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -87,6 +95,26 @@ class TrainReport:
         }
 
 
+def training_set(
+    tracks: pd.DataFrame,
+    genres: pd.DataFrame,
+    taxonomy: taxonomies.Taxonomy,
+    config: TrainSettings,
+) -> tuple[CurationResult, TrainingData, str]:
+    """What training fits from this catalogue: the curated tracks, their arrays and
+    buckets, and the fingerprint of both (the retrain check compares it with the serving
+    model's). CPU work for a thread or a worker process; raises the one-line reason when
+    no configured feature is usable."""
+    curated, plan = curate_for_training(
+        tracks,
+        replace(config.curation, features=config.features),
+        strict=True,
+        context_weight=config.context_weight,
+    )
+    data = prepare(curated.frame, genres, taxonomy, plan)
+    return curated, data, training_fingerprint(curated.fingerprint, data)
+
+
 def _step(progress: Progress | None, what: str, done: int = 0, total: int = 1) -> None:
     if progress is not None:
         progress(what, done, total)
@@ -118,14 +146,9 @@ async def train(
         raise TuneclusterError(
             "the catalogue is empty: import a dataset first (tunecluster import)"
         )
-    curated, plan = await asyncio.to_thread(  # pandas work on a million rows: off the loop
-        curate_for_training,
-        tracks,
-        replace(config.curation, features=config.features),
-        strict=True,
-        context_weight=config.context_weight,
+    curated, data, fingerprint = await asyncio.to_thread(  # pandas work: off the loop
+        training_set, tracks, genres, taxonomy, config
     )
-    data = await asyncio.to_thread(prepare, curated.frame, genres, taxonomy, plan)
     if not data.members:
         raise TuneclusterError(
             f"no curated track has both audio features and a genre ({curated.rows_out} curated"
@@ -133,14 +156,12 @@ async def train(
         )
     timings["curate"] = time.perf_counter() - clock
 
-    version = bundles.new_version(curated.fingerprint)
+    version = bundles.new_version(fingerprint)
     path = bundles.bundle_dir(config.models_dir, version)
     async with db.transaction() as conn:
-        await models.insert_model_version(
-            conn, version, fingerprint=curated.fingerprint, path=str(path)
-        )
+        await models.insert_model_version(conn, version, fingerprint=fingerprint, path=str(path))
     try:
-        meta = _meta(version, curated.to_dict(), data, taxonomy, config)
+        meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
         training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
         _step(progress, f"fitting {len(data.members)} buckets (worker process)")
         clock = time.perf_counter()
@@ -179,6 +200,7 @@ def _reason(error: BaseException) -> str:
 
 def _meta(
     version: str,
+    fingerprint: str,
     curation: dict[str, Any],
     data: TrainingData,
     taxonomy: taxonomies.Taxonomy,
@@ -187,7 +209,7 @@ def _meta(
     return {
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "fingerprint": curation["fingerprint"],
+        "fingerprint": fingerprint,
         "features": data.plan.to_dict(),
         "taxonomy": {"source": taxonomy.source, "buckets": list(taxonomy.all_buckets)},
         "settings": {
