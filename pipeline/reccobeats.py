@@ -17,6 +17,7 @@ import aiohttp
 
 from pipeline.spotify.errors import SpotifyCoolingDown, SpotifyError, SpotifyForbidden
 from pipeline.spotify.limits import RateGate
+from pipeline.spotify.session import SessionClient
 from pipeline.spotify.shapes import feature_row
 from pipeline.spotify.state import ServiceState
 from pipeline.spotify.transport import BadRequest, Errors, Transport
@@ -51,7 +52,7 @@ def spotify_id(href: Any) -> str | None:
     return found.group(1) if found else None
 
 
-class ReccoBeatsClient:
+class ReccoBeatsClient(SessionClient):
     """`async with ReccoBeatsClient(base_url=...) as recco: await recco.audio_features(ids)`."""
 
     def __init__(
@@ -68,10 +69,9 @@ class ReccoBeatsClient:
         state: ServiceState | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        super().__init__(session)
         self.batch_size = batch_size
         self.gate = RateGate(requests_per_second, concurrency)
-        self._session = session
-        self._own_session = session is None
         self._settings = {
             "base_url": base_url,
             "state": state,
@@ -80,48 +80,20 @@ class ReccoBeatsClient:
             "backoff_initial": backoff_initial,
             "cooldown_cap": cooldown_cap_seconds,
         }
-        self._transport: Transport | None = None
 
     def __repr__(self) -> str:
         return f"ReccoBeatsClient({self._settings['base_url']!r})"
 
-    async def __aenter__(self) -> ReccoBeatsClient:
-        try:
-            await self.open()
-        except BaseException:
-            await self.close()  # e.g. a persisted cool-down: leave no session open
-            raise
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def open(self) -> None:
-        if self._transport is None or self._session is None:
-            if self._session is None:
-                self._session = aiohttp.ClientSession()
-            settings = dict(self._settings)
-            self._transport = Transport(
-                self._session,
-                settings.pop("base_url"),
-                self.gate,
-                service="ReccoBeats",
-                errors=ERRORS,
-                **settings,
-            )
-        await self._transport.refuse_if_stopped()
-
-    async def close(self) -> None:
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-            self._transport = None if self._transport is None else self._transport.closed()
-
-    @property
-    def transport(self) -> Transport:
-        if self._transport is None:
-            raise RuntimeError("use `async with ReccoBeatsClient(...)` or await open() first")
-        return self._transport
+    def _make_transport(self, session: aiohttp.ClientSession) -> Transport:
+        settings = dict(self._settings)
+        return Transport(
+            session,
+            settings.pop("base_url"),
+            self.gate,
+            service="ReccoBeats",
+            errors=ERRORS,
+            **settings,
+        )
 
     def stats(self) -> dict[str, Any]:
         return self.transport.stats.as_dict(self.gate.waited, self.gate.cooldown.total)

@@ -28,6 +28,7 @@ from pipeline.spotify.errors import (
     SpotifyUnavailable,
 )
 from pipeline.spotify.limits import RateGate
+from pipeline.spotify.session import SessionClient
 from pipeline.spotify.state import MemoryState, ServiceState, utcnow
 from pipeline.spotify.transport import BadRequest, Transport
 
@@ -51,7 +52,7 @@ Result = dict[str, dict | None]  # a value may also be a SpotifyError (that id f
 Outcome = Result | SpotifyError
 
 
-class SpotifyClient:
+class SpotifyClient(SessionClient):
     """Async Web API client; `async with SpotifyClient(...) as spotify: ...`."""
 
     def __init__(
@@ -71,6 +72,7 @@ class SpotifyClient:
         state: ServiceState | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        super().__init__(session)
         self._credentials = Credentials(client_id, client_secret)
         self._api_url = api_url
         self._accounts_url = accounts_url
@@ -82,9 +84,6 @@ class SpotifyClient:
         self.state = state or MemoryState()
         self.gate = RateGate(requests_per_second, concurrency)
         self.concurrency = concurrency
-        self._session = session
-        self._own_session = session is None
-        self._transport: Transport | None = None
         self._modes: dict[str, Mode] | None = None
         self._fields: dict[str, str] = {}
         self._probe_locks = {kind: asyncio.Lock() for kind in BATCH}
@@ -94,55 +93,27 @@ class SpotifyClient:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def __aenter__(self) -> SpotifyClient:
-        try:
-            await self.open()
-        except BaseException:
-            await self.close()  # e.g. a persisted cool-down: leave no session open
-            raise
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def open(self) -> None:
-        """Create the session; refuse at once when a persisted cool-down is running."""
-        if self._transport is None or self._session is None:
-            if self._session is None:
-                self._session = aiohttp.ClientSession()
-            auth = TokenProvider(
-                self._session,
-                self._accounts_url,
-                self._credentials,
-                timeout=self._timeout,
-                max_attempts=self._max_attempts,
-                backoff_initial=self._backoff,
-            )
-            self._transport = Transport(
-                self._session,
-                self._api_url,
-                self.gate,
-                service="Spotify",
-                auth=auth,
-                state=self.state,
-                timeout=self._timeout,
-                max_attempts=self._max_attempts,
-                backoff_initial=self._backoff,
-                cooldown_cap=self._cap,
-            )
-        await self._transport.refuse_if_stopped()
-
-    async def close(self) -> None:
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
-            self._transport = None if self._transport is None else self._transport.closed()
-
-    @property
-    def transport(self) -> Transport:
-        if self._transport is None:
-            raise RuntimeError("use `async with SpotifyClient(...)` or await open() first")
-        return self._transport
+    def _make_transport(self, session: aiohttp.ClientSession) -> Transport:
+        auth = TokenProvider(
+            session,
+            self._accounts_url,
+            self._credentials,
+            timeout=self._timeout,
+            max_attempts=self._max_attempts,
+            backoff_initial=self._backoff,
+        )
+        return Transport(
+            session,
+            self._api_url,
+            self.gate,
+            service="Spotify",
+            auth=auth,
+            state=self.state,
+            timeout=self._timeout,
+            max_attempts=self._max_attempts,
+            backoff_initial=self._backoff,
+            cooldown_cap=self._cap,
+        )
 
     def stats(self) -> dict[str, Any]:
         out = self.transport.stats.as_dict(self.gate.waited, self.gate.cooldown.total)
