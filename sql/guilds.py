@@ -96,6 +96,19 @@ async def claim_slot(conn: AsyncConnection, guild_id: int, slot: datetime) -> bo
     return bool(result.rowcount)
 
 
+async def release_slot(
+    conn: AsyncConnection, guild_id: int, slot: datetime, before: datetime | None
+) -> bool:
+    """Give a claimed slot back (nothing was posted for it): `last_slot` returns to
+    `before`, unless someone has claimed a later slot meanwhile."""
+    result = await conn.execute(
+        update(guild_settings)
+        .where(guild_settings.c.guild_id == guild_id, guild_settings.c.last_slot == slot)
+        .values(last_slot=before)
+    )
+    return bool(result.rowcount)
+
+
 async def record_post(conn: AsyncConnection, guild_id: int) -> None:
     """A post went out: count it (the rotation moves on) and remember when."""
     await conn.execute(

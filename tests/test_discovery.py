@@ -4,6 +4,7 @@ the slot claim, and a lost channel turning the posts off; on SQLite and MariaDB.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -250,6 +251,31 @@ async def test_other_failures_keep_the_posts_on(db: Database) -> None:
     assert outcome.error == "RuntimeError: 502 Bad Gateway"
     async with db.connection() as conn:
         assert (await guilds.get_guild(conn, GUILD))["enabled"]
+    # Discord may have posted it anyway: the slot stays taken (at most one post).
+    assert (
+        await service.scheduled_post(db, GUILD, Recorder(), "b", no_repeat_days=7, now=now) is None
+    )
+
+
+async def test_a_failure_before_sending_gives_the_slot_back(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await build_model(db, {"jazz": [6]})
+    now = datetime.now(UTC)
+    await _set(db, at=f"{(now - timedelta(minutes=1)):%H:%M}", set_at=now - timedelta(hours=1))
+    real_prepare = service.prepare
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(service, "prepare", real_prepare)
+        raise ConnectionResetError("the database connection dropped")
+
+    monkeypatch.setattr(service, "prepare", flaky)
+    deliver = Recorder()
+    failed = await service.scheduled_post(db, GUILD, deliver, "a", no_repeat_days=7, now=now)
+    assert failed is not None and failed.outcome == "failed" and deliver.posts == []
+    retried = await service.scheduled_post(db, GUILD, deliver, "a", no_repeat_days=7, now=now)
+    assert retried is not None and retried.outcome == "ok" and len(deliver.posts) == 1
+    assert await service.scheduled_post(db, GUILD, deliver, "b", no_repeat_days=7, now=now) is None
 
 
 async def test_configure_validates_and_defaults(db: Database) -> None:

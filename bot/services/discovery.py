@@ -28,7 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.cards import TrackCard, track_cards
-from bot.services.jobs import JobOutcome, recorded
+from bot.services.jobs import JobOutcome, one_line, recorded
 from recommender import discovery as picking
 from recommender.serving import song_key
 from recommender.taxonomy import display
@@ -382,13 +382,22 @@ def due_slot_of(
 
 async def claim_due(
     conn: AsyncConnection, guild_id: int, now: datetime, grace: timedelta = GRACE
-) -> datetime | None:
-    """Claim the guild's due slot in this transaction; None when none is due or another
-    caller (process, catch-up, cron) claimed it first."""
-    slot = due_slot_of(await guilds.get_guild(conn, guild_id), now, grace)
+) -> tuple[datetime, datetime | None] | None:
+    """Claim the guild's due slot in this transaction: (the slot, the slot claimed before
+    it); None when none is due or another caller (process, catch-up, cron) was first."""
+    row = await guilds.get_guild(conn, guild_id)
+    slot = due_slot_of(row, now, grace)
     if slot is None or not await guilds.claim_slot(conn, guild_id, naive(slot)):
         return None
-    return slot
+    return slot, row["last_slot"] if row else None
+
+
+async def _give_back(db: Database, guild_id: int, slot: datetime, before: datetime | None) -> None:
+    try:
+        async with db.transaction() as conn:
+            await guilds.release_slot(conn, guild_id, naive(slot), before)
+    except Exception as error:  # the database is the trouble: the slot stays taken
+        log.warning("guild %s: slot %s not given back: %s", guild_id, slot, one_line(error))
 
 
 async def scheduled_post(
@@ -403,25 +412,39 @@ async def scheduled_post(
 ) -> JobOutcome | None:
     """Post the guild's due slot once, recorded as a `discovery` run; None when no slot
     is due or it was taken. The slot is claimed in the transaction that records the run
-    start, before posting: a slot is posted at most once."""
+    start, before posting: a slot is posted at most once. A failure before anything was
+    sent (picking, reading the catalogue) gives the slot back, so the next reconcile
+    (every minute, within the grace) tries again; a failed delivery does not, since
+    Discord may have posted it all the same."""
     now = now or datetime.now(UTC)
-    claimed: list[datetime] = []
+    claimed: list[tuple[datetime, datetime | None]] = []
 
     async def gate(conn: AsyncConnection) -> bool:
-        slot = await claim_due(conn, guild_id, now, grace)
-        claimed.extend([slot] if slot else [])
-        return slot is not None
+        claim = await claim_due(conn, guild_id, now, grace)
+        claimed.extend([claim] if claim else [])
+        return claim is not None
 
     async def body() -> JobOutcome:
-        counts: dict[str, Any] = {"guild_id": guild_id, "slot": claimed[0].isoformat()}
+        slot, before = claimed[0]
+        counts: dict[str, Any] = {"guild_id": guild_id, "slot": slot.isoformat()}
+        sent: list[bool] = []
+
+        async def delivering(post: DiscoveryPost, cards: dict[str, TrackCard]) -> int | None:
+            sent.append(True)
+            return await deliver(post, cards)
+
         try:
             post = await post_now(
-                db, guild_id, deliver, no_repeat_days=no_repeat_days, slot=claimed[0]
+                db, guild_id, delivering, no_repeat_days=no_repeat_days, slot=slot
             )
         except ChannelLost as lost:
             return JobOutcome("failed", {**counts, "disabled": True}, f"guild {guild_id}: {lost}")
         except (NothingToPost, DiscoveryError) as nothing:
             return JobOutcome("skipped", counts, f"guild {guild_id}: {nothing}")
+        except Exception:
+            if not sent:
+                await _give_back(db, guild_id, slot, before)
+            raise
         counts.update(tracks=len(post.picks), buckets=[p.bucket for p in post.picks])
         if post.missing:
             counts["exhausted"] = post.missing
