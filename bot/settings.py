@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     seed: int = 42
     k_min: int = Field(2, ge=2)
     k_max: int = Field(24, ge=2)
+    # weight of release year and popularity in cluster-nearest's distance (0: sound only);
+    # the default is recommender.features.CONTEXT_WEIGHT, chosen by the evaluation
+    context_weight: float = Field(2.0, ge=0, le=100)
     strategy: Literal["cluster-random", "cluster-nearest"] = "cluster-nearest"
     no_repeat_days: float = Field(7.0, ge=0)
     exclude_same_artist: bool = False

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.services.train import TrainSettings
 from bot.settings import ConfigError, Settings, load_settings
+from recommender.features import CONTEXT_WEIGHT
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -32,6 +34,7 @@ def test_defaults() -> None:
     assert s.reccobeats_url == "https://api.reccobeats.com/v1"
     assert not s.spotify_configured
     assert len(s.features) == 11
+    assert s.context_weight == CONTEXT_WEIGHT  # the library's default, chosen by evaluation
 
 
 def test_every_design_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,3 +127,11 @@ def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(Exception):  # noqa: B017 - pydantic's ValidationError
         s.seed = 3  # type: ignore[misc]
+
+
+def test_the_context_weight_reaches_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNECLUSTER_CONTEXT_WEIGHT", "0.5")
+    assert TrainSettings.from_settings(load_settings()).context_weight == 0.5
+    monkeypatch.setenv("TUNECLUSTER_CONTEXT_WEIGHT", "-1")
+    with pytest.raises(ConfigError, match="TUNECLUSTER_CONTEXT_WEIGHT"):
+        load_settings()

@@ -70,6 +70,7 @@ class TrainSettings:
             k_min=settings.k_min,
             k_max=settings.k_max,
             curation=CurationFilters.from_settings(settings),
+            context_weight=settings.context_weight,
         )
 
 
