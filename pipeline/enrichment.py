@@ -32,7 +32,14 @@ from pipeline.spotify.state import naive, utcnow
 from sql import catalogue
 from sql import enrichment_state as state
 from sql.database import Database
-from sql.enrichment_state import FAILED, FETCHED, NOT_FOUND, UNAVAILABLE, Outcome
+from sql.enrichment_state import (
+    FAILED,
+    FETCHED,
+    NOT_FOUND,
+    UNAVAILABLE,
+    WITHOUT_POPULARITY,
+    Outcome,
+)
 from sql.schema import album, artist, track
 from sql.upsert import chunked
 
@@ -45,6 +52,7 @@ ASPECT = {
     "artists": ("artist", "details"),
     "features": ("track", "audio_features"),
 }
+KIND = {"tracks": "tracks", "albums": "albums", "artists": "artists"}  # Spotify's word
 RETRY_FAILED = timedelta(hours=1)
 RETRY_UNAVAILABLE = timedelta(days=30)
 PAGE = 2000
@@ -168,6 +176,7 @@ class _Run:
         self.limit = limit
         self.progress = progress or (lambda *_: None)
         self.page = page
+        self.with_popularity: dict[str, bool] = {}
         self.flush_every = flush_every
         self.summary = EnrichSummary()
 
@@ -180,7 +189,7 @@ class _Run:
         if name == "features" and self.spotify is None and self.reccobeats is None:
             summary.skipped = "no Spotify credentials and no ReccoBeats"
             return
-        with_popularity = await self._with_popularity(name)
+        with_popularity = self.with_popularity[name] = await self._with_popularity(name)
         now = naive(utcnow())
         async with self.db.connection() as conn:
             total = await state.count_pending(
@@ -206,13 +215,32 @@ class _Run:
                 return
 
     async def _with_popularity(self, name: str) -> bool:
-        kind = {"tracks": "tracks", "albums": "albums", "artists": "artists"}.get(name)
+        """Whether this app's answers carry popularity. When that is unknown (never
+        learned, or found absent longer ago than the client's re-check period) and some
+        fetches came back without it, one of them is fetched again to find out: an app
+        that gained extended access then refetches what it got without popularity."""
+        kind = KIND.get(name)
         if kind is None or self.spotify is None:
             return False
         known = await self.spotify.has_field(kind, "popularity")
-        if known is None:  # not learned yet: the tracks' answers tell the tier
+        if known is None:
             known = await self.spotify.has_field("tracks", "popularity")
+        if known is None:
+            known = await self._probe(name, kind)
         return bool(known)
+
+    async def _probe(self, name: str, kind: str) -> bool | None:
+        entity_type, aspect = ASPECT[name]
+        async with self.db.connection() as conn:  # nothing was fetched short: no question
+            ids = await state.fetched_without_popularity(conn, entity_type, aspect, limit=1)
+        if not ids:
+            return None
+        try:
+            async for _ in self.spotify.units(kind, ids):
+                pass  # the answer teaches the client its fields; the main pass stores it
+        except SpotifyError:
+            return None  # a cool-down or a refusal: the main pass meets it and says so
+        return await self.spotify.has_field(kind, "popularity")
 
     async def _page(self, name: str, ids: list[str], summary: TypeSummary) -> None:
         buffer = _Buffer()
@@ -230,7 +258,7 @@ class _Run:
                 await self._flush(name, buffer, summary)
 
     async def _details(self, name: str, ids: list[str], buffer: _Buffer, summary) -> None:
-        kind = {"tracks": "tracks", "albums": "albums", "artists": "artists"}[name]
+        kind = KIND[name]
         add = {
             "tracks": shapes.add_track,
             "albums": shapes.add_album,
@@ -252,7 +280,10 @@ class _Run:
                         )
                     else:
                         add(buffer.rows, obj)
-                        buffer.outcomes.append(Outcome(one, FETCHED))
+                        partial = obj.get("popularity") is None and not self.with_popularity[name]
+                        buffer.outcomes.append(
+                            Outcome(one, FETCHED, WITHOUT_POPULARITY if partial else None)
+                        )
             if len(buffer.outcomes) >= self.flush_every:
                 await self._flush(name, buffer, summary)
 

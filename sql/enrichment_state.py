@@ -30,6 +30,9 @@ from sql.upsert import chunked
 
 FETCHED, NOT_FOUND, UNAVAILABLE, FAILED = "fetched", "not_found", "unavailable", "failed"
 STATUSES = (FETCHED, NOT_FOUND, UNAVAILABLE, FAILED)
+# A fetch whose answer had no popularity (development-mode access): settled while the
+# app cannot get popularity, owed again once it can.
+WITHOUT_POPULARITY = "fetched without popularity (development-mode access)"
 ASPECTS = {
     ("track", "details"),
     ("album", "details"),
@@ -76,16 +79,16 @@ def _missing(entity_type: str, aspect: str, *, with_popularity: bool):
     raise ValueError(f"unknown enrichment aspect {entity_type}/{aspect}")
 
 
-def _settled(entity_type: str, aspect: str, key, now: datetime):
+def _settled(entity_type: str, aspect: str, key, now: datetime, *, with_popularity: bool):
+    done = enrichment.c.status.in_((FETCHED, NOT_FOUND))
+    if with_popularity:
+        done = and_(done, func.coalesce(enrichment.c.reason, "") != WITHOUT_POPULARITY)
     return exists().where(
         and_(
             enrichment.c.entity_type == entity_type,
             enrichment.c.aspect == aspect,
             enrichment.c.entity_id == key,
-            or_(
-                enrichment.c.status.in_((FETCHED, NOT_FOUND)),
-                enrichment.c.retry_after > now,
-            ),
+            or_(done, enrichment.c.retry_after > now),
         )
     )
 
@@ -102,10 +105,29 @@ async def pending(
 ) -> list[str]:
     """The next `limit` ids (in id order, after `after`) that still lack `aspect`."""
     _table, key, lacks = _missing(entity_type, aspect, with_popularity=with_popularity)
-    query = select(key).where(lacks, not_(_settled(entity_type, aspect, key, now)))
+    settled = _settled(entity_type, aspect, key, now, with_popularity=with_popularity)
+    query = select(key).where(lacks, not_(settled))
     if after is not None:
         query = query.where(key > after)
     query = query.order_by(key).limit(limit)
+    return list((await conn.execute(query)).scalars())
+
+
+async def fetched_without_popularity(
+    conn: AsyncConnection, entity_type: str, aspect: str, *, limit: int
+) -> list[str]:
+    """Entities whose fetch came back without popularity, in id order."""
+    query = (
+        select(enrichment.c.entity_id)
+        .where(
+            enrichment.c.entity_type == entity_type,
+            enrichment.c.aspect == aspect,
+            enrichment.c.status == FETCHED,
+            enrichment.c.reason == WITHOUT_POPULARITY,
+        )
+        .order_by(enrichment.c.entity_id)
+        .limit(limit)
+    )
     return list((await conn.execute(query)).scalars())
 
 
@@ -121,7 +143,9 @@ async def count_pending(
     query = (
         select(func.count())
         .select_from(table)
-        .where(lacks, not_(_settled(entity_type, aspect, key, now)))
+        .where(
+            lacks, not_(_settled(entity_type, aspect, key, now, with_popularity=with_popularity))
+        )
     )
     return int(await conn.scalar(query) or 0)
 

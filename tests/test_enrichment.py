@@ -244,6 +244,36 @@ async def test_request_count_is_the_minimum(db: Database, tier: str) -> None:
         assert dict(sp.counts) == before and summary.types["tracks"].pending == 0
 
 
+async def test_gaining_extended_access_refetches_what_came_without_popularity(
+    db: Database,
+) -> None:
+    u = make_universe(120, n_artists=30, n_albums=20, unknown=0, seed=12)
+    await load(db, u)
+
+    async def popularity() -> list:
+        async with db.connection() as conn:
+            return list((await conn.execute(select(track.c.popularity))).scalars())
+
+    async def run(tier: str, **client) -> FakeSpotify:
+        async with services(u, tier) as (sp, rb), clients(db, sp, rb, **client) as (spo, rec):
+            await enrich(db, spotify=spo, reccobeats=rec, types=["tracks"])
+        return sp
+
+    await run("development")
+    assert set(await popularity()) == {None}
+    # Within the re-check period nothing is asked again, whatever the app may do now.
+    assert sum((await run("extended")).counts.values()) == 0
+    # After it, a development app finds out with one track (and the batch re-probe)...
+    sp = await run("development", recheck_days=0)
+    assert sp.counts == {("tracks (batch)", 403): 1, ("tracks", 200): 1}
+    assert set(await popularity()) == {None}
+    # ... and an app that gained extended access refetches every track, in batches.
+    sp = await run("extended", recheck_days=0)
+    assert sp.counts == {("tracks (batch)", 200): 1 + math.ceil(len(u.tracks) / 50)}
+    assert None not in await popularity()
+    assert sum((await run("extended")).counts.values()) == 0
+
+
 # --- interrupted, then resumed ----------------------------------------------------------------------
 
 SNAPSHOT = (artist, album, track, audio_features, artist_album, artist_track, artist_genre)

@@ -6,7 +6,8 @@ Capabilities are discovered by trying, and remembered with the time they were le
 request with bounded concurrency, else nothing (403 on both: permanent for the app).
 A mode other than "batch" is re-checked after `recheck_days`, since Spotify's rules
 for an app change. Which optional fields come back (popularity, followers) is learned
-from the answers, so the enrichment only asks for what this app can get.
+from the answers, so the enrichment only asks for what this app can get; a field found
+absent is re-learned after `recheck_days` as well.
 """
 
 from __future__ import annotations
@@ -134,10 +135,11 @@ class SpotifyClient(SessionClient):
                     value in ("single", "forbidden") and now - learned < self.recheck
                 ):
                     self._modes[kind] = value  # type: ignore[assignment]
-            self._fields = {
+            self._fields = {  # an absent field is re-learned too: the app may have gained it
                 name.removeprefix("field."): value
-                for name, (value, _) in known.items()
+                for name, (value, learned) in known.items()
                 if name.startswith("field.")
+                and (value == "present" or now - learned < self.recheck)
             }
         return self._modes
 
