@@ -389,7 +389,7 @@ async def claim_due(
     slot = due_slot_of(row, now, grace)
     if slot is None or not await guilds.claim_slot(conn, guild_id, naive(slot)):
         return None
-    return slot, row["last_slot"] if row else None
+    return slot, row["last_slot"]  # a due slot means the row exists
 
 
 async def _give_back(db: Database, guild_id: int, slot: datetime, before: datetime | None) -> None:
