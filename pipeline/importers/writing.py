@@ -25,7 +25,6 @@ from sql import catalogue
 from sql.database import Database
 from sql.normalize import clip_name
 from sql.schema import (
-    FEATURE_COLUMNS,
     album,
     artist,
     artist_album,
@@ -93,53 +92,24 @@ class _Target:
     coalesce: bool  # True: a None in the new row changes nothing
 
 
+# Columns the data layer derives from others (a searchable name, a year from a date).
+_DERIVED = {"name_norm", "release_year"}
+
+
+def _compared(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """A data-layer column list without its key (first) and derived columns."""
+    return tuple(c for c in columns[1:] if c not in _DERIVED)
+
+
 _TARGETS = (
-    _Target(
-        "artists",
-        artist,
-        catalogue.upsert_artists,
-        ("name", "popularity", "followers", "image_url", "name_keyed", "source"),
-        True,
-    ),
-    _Target(
-        "albums",
-        album,
-        catalogue.upsert_albums,
-        (
-            "name",
-            "album_type",
-            "release_date",
-            "release_date_precision",
-            "popularity",
-            "label",
-            "image_url",
-            "total_tracks",
-            "source",
-        ),
-        True,
-    ),
-    _Target(
-        "tracks",
-        track,
-        catalogue.upsert_tracks,
-        (
-            "name",
-            "album_id",
-            "duration_ms",
-            "popularity",
-            "explicit",
-            "isrc",
-            "disc_number",
-            "track_number",
-            "source",
-        ),
-        True,
-    ),
+    _Target("artists", artist, catalogue.upsert_artists, _compared(catalogue.ARTIST_COLUMNS), True),
+    _Target("albums", album, catalogue.upsert_albums, _compared(catalogue.ALBUM_COLUMNS), True),
+    _Target("tracks", track, catalogue.upsert_tracks, _compared(catalogue.TRACK_COLUMNS), True),
     _Target(
         "features",
         audio_features,
         catalogue.upsert_audio_features,
-        (*FEATURE_COLUMNS, "source"),
+        _compared(catalogue.AUDIO_FEATURE_COLUMNS),
         True,
     ),
     _Target("artist_tracks", artist_track, catalogue.link_artist_tracks, ("position",), False),
@@ -149,16 +119,7 @@ _TARGETS = (
         "playlists",
         playlist,
         catalogue.upsert_playlists,
-        (
-            "name",
-            "description",
-            "genre",
-            "subgenre",
-            "num_followers",
-            "modified_at",
-            "collaborative",
-            "source",
-        ),
+        _compared(catalogue.PLAYLIST_COLUMNS),
         True,
     ),
     _Target(
