@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.importers.reading import (
+    API_FEATURES,
     as_bool,
     as_float,
     as_int,
@@ -29,20 +30,7 @@ from sql.normalize import norm_name
 FORMAT = "kaggle-tracks"
 SOURCE = "kaggle-tracks"
 GENRE_SOURCE = "track-genre"
-FEATURES = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "time_signature",
-)
+FEATURES = (*API_FEATURES, "time_signature")
 INTEGER_FEATURES = ("key", "mode", "time_signature")
 COLUMNS = (
     "track_id",

@@ -25,6 +25,20 @@ from sql.normalize import norm_name
 SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 RELEASE_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 PRECISION_BY_LENGTH = {4: "year", 7: "month", 10: "day"}
+# Audio features in the order Spotify's API lists them, which the CSV datasets keep.
+API_FEATURES = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+)
 NAME_KEY_PREFIX = "name:"  # ':' is outside base62, so a name key never equals a Spotify id
 
 

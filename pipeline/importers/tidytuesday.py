@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.importers.reading import (
+    API_FEATURES,
     as_float,
     as_int,
     is_spotify_id,
@@ -29,19 +30,7 @@ FORMAT = "tidytuesday"
 FILE = "spotify_songs.csv"
 SOURCE = "tidytuesday"
 GENRE_SOURCE = "playlist-subgenre"
-FEATURES = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+FEATURES = API_FEATURES
 COLUMNS = (
     "track_id",
     "track_name",
