@@ -24,7 +24,6 @@ from pipeline.importers.reading import (
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
-from sql.catalogue import normalise_genre
 from sql.normalize import norm_name
 
 FORMAT = "kaggle-tracks"
@@ -88,7 +87,6 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
         }
         if any(v is not None for v in features.values()):
             batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
-        genre = normalise_genre(row.track_genre)
         for position, (artist_id, artist_name) in enumerate(
             zip(keys, _first_names(names), strict=True)
         ):
@@ -102,12 +100,7 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
                 (artist_id, track_id),
                 {"artist_id": artist_id, "track_id": track_id, "position": position},
             )
-            if genre:
-                batch.put(
-                    "artist_genres",
-                    (artist_id, genre),
-                    {"artist_id": artist_id, "genre": genre, "source": GENRE_SOURCE},
-                )
+            batch.put_genres(artist_id, [row.track_genre], GENRE_SOURCE)
     if no_artist:
         report.note(f"{no_artist} row(s) without artists: track kept without artist or genres")
     return batch

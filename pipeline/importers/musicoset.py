@@ -22,6 +22,7 @@ from pipeline.importers.reading import (
     as_float,
     as_int,
     folder_files,
+    genre_list,
     is_spotify_id,
     numbers,
     python_literal,
@@ -32,7 +33,6 @@ from pipeline.importers.reading import (
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
-from sql.catalogue import normalise_genre
 
 FORMAT = "musicoset"
 SOURCE = "musicoset"
@@ -114,21 +114,8 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
                 "source": SOURCE,
             },
         )
-        genres = python_literal(row.genres, list)
-        if genres is None:
-            report.skip(
-                f"{file}: genres not a list (artist kept without genres)",
-                f"row {i + 1}: {row.genres[:60]!r}",
-            )
-            genres = []
-        main = _text(row.main_genre)
-        for genre in [*genres, *([main] if main else [])]:
-            if isinstance(genre, str) and (g := normalise_genre(genre)):
-                batch.put(
-                    "artist_genres",
-                    (artist_id, g),
-                    {"artist_id": artist_id, "genre": g, "source": SOURCE},
-                )
+        genres = genre_list(row.genres, file, i, report)
+        batch.put_genres(artist_id, [*genres, _text(row.main_genre)], SOURCE)
 
 
 def _songs(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:

@@ -183,6 +183,19 @@ def python_literal(text: str, kind: type) -> Any | None:
     return value if isinstance(value, kind) else None
 
 
+def genre_list(text: str, file: str, i: int, report: ImportReport) -> list:
+    """Genres written as a Python list ("['pop', 'dance pop']"); [] when the text is not
+    one, reported (the artist is kept without genres)."""
+    genres = python_literal(text, list)
+    if genres is None:
+        report.skip(
+            f"{file}: genres not a list (artist kept without genres)",
+            f"row {i + 1}: {text[:60]!r}",
+        )
+        return []
+    return genres
+
+
 def folder_files(path: Path, names: Iterable[str], fmt: str) -> dict[str, Path]:
     """The named files of a folder format (the folder, or any file inside it)."""
     folder = path if path.is_dir() else path.parent

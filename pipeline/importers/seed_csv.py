@@ -20,9 +20,9 @@ from pipeline.importers.reading import (
     as_float,
     as_int,
     folder_files,
+    genre_list,
     is_spotify_id,
     numbers,
-    python_literal,
     read_table,
     release_date,
     unique_rows,
@@ -30,7 +30,6 @@ from pipeline.importers.reading import (
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
-from sql.catalogue import normalise_genre
 
 FORMAT = "seed-csv"
 SOURCE = "seed-csv"
@@ -93,20 +92,7 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
                 "source": SOURCE,
             },
         )
-        genres = python_literal(row.genres, list)
-        if genres is None:
-            report.skip(
-                f"{file}: genres not a list (artist kept without genres)",
-                f"row {i + 1}: {row.genres[:60]!r}",
-            )
-            continue
-        for genre in genres:
-            if isinstance(genre, str) and (g := normalise_genre(genre)):
-                batch.put(
-                    "artist_genres",
-                    (artist_id, g),
-                    {"artist_id": artist_id, "genre": g, "source": SOURCE},
-                )
+        batch.put_genres(artist_id, genre_list(row.genres, file, i, report), SOURCE)
 
 
 def _albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:

@@ -130,12 +130,7 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
                 (artist_id, track_id),
                 {"artist_id": artist_id, "track_id": track_id, "position": 0},
             )
-            if subgenre:
-                batch.put(
-                    "artist_genres",
-                    (artist_id, subgenre),
-                    {"artist_id": artist_id, "genre": subgenre, "source": GENRE_SOURCE},
-                )
+            batch.put_genres(artist_id, [subgenre], GENRE_SOURCE)
         else:
             missing_artist += 1
         playlist_id = row.playlist_id.strip()

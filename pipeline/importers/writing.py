@@ -11,7 +11,7 @@ or nothing does.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +56,13 @@ class CatalogueBatch:
     playlists: dict[str, Row] = field(default_factory=dict)
     playlist_tracks: dict[tuple[str, int], Row] = field(default_factory=dict)
     conflicts: dict[str, int] = field(default_factory=dict)
+
+    def put_genres(self, artist_id: str, genres: Iterable[Any], source: str) -> None:
+        """The artist's genres, normalised; empty and non-text values are left out."""
+        for genre in genres:
+            if isinstance(genre, str) and (name := catalogue.normalise_genre(genre)):
+                row = {"artist_id": artist_id, "genre": name, "source": source}
+                self.put("artist_genres", (artist_id, name), row)
 
     def put(self, table: str, key: Any, row: Row) -> bool:
         """Add `row` under `key`; an existing row keeps its values and gains missing ones.
