@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import discord
 import typer
 
-from bot.app import point_discord_at
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
-from bot.discovery_messages import deliverer
-from bot.services import discovery as service
-from bot.services.jobs import holder_id
 from bot.settings import Settings
 from sql import guilds
 from sql.errors import TuneclusterError
+
+if TYPE_CHECKING:  # discord.py and the bot load only when a post is sent
+    import discord
 
 app = typer.Typer(help="Scheduled discovery posts.", no_args_is_help=True)
 
@@ -30,6 +28,10 @@ app = typer.Typer(help="Scheduled discovery posts.", no_args_is_help=True)
 @asynccontextmanager
 async def rest_client(config: Settings) -> AsyncIterator[discord.Client]:
     """A discord.py client logged in over REST only (it never opens the gateway)."""
+    import discord
+
+    from bot.app import point_discord_at
+
     token = config.require_discord_token()
     point_discord_at(config.discord_api_url, config.discord_gateway_url)
     client = discord.Client(intents=discord.Intents.none())
@@ -62,6 +64,9 @@ def post_command(
     if guild is None and not due:
         raise TuneclusterError("name a GUILD id to post now, or use --due for every due guild")
     config = settings()
+    from bot.discovery_messages import deliverer
+    from bot.services import discovery as service
+    from bot.services.jobs import holder_id
 
     async def body() -> list[dict[str, Any]]:
         async with open_database(config) as db, rest_client(config) as client:

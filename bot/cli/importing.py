@@ -9,8 +9,6 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
-from pipeline.importers import FORMATS, import_dataset
-from pipeline.mpd.ingest import ingest_mpd
 
 FORMAT_HELP = (
     "seed-csv (folder of the original sample_*.csv), musicoset (folder of the tab-separated "
@@ -25,6 +23,7 @@ def import_command(
 ) -> None:
     """Import a dataset; reports rows read, inserted, updated, unchanged and skipped."""
     config = settings()
+    from pipeline.importers import import_dataset  # pandas: only for this command
 
     async def body() -> dict:
         async with open_database(config) as db:
@@ -81,6 +80,7 @@ def ingest_mpd_command(
 ) -> None:
     """Ingest Million Playlist Dataset slices, in parallel; a rerun skips finished slices."""
     config = settings()
+    from pipeline.mpd.ingest import ingest_mpd  # pyarrow: only for this command
 
     async def body() -> dict:
         async with open_database(config) as db:
@@ -128,4 +128,4 @@ def register(root: typer.Typer) -> None:
     root.command("ingest-mpd")(ingest_mpd_command)
 
 
-__all__ = ["FORMATS", "register"]
+__all__ = ["register"]

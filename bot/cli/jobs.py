@@ -6,26 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
-from bot.clients import open_clients
-from bot.scheduler import LEASE
-from bot.services.discovery import Schedule, aware
-from bot.services.jobs import (
-    JobOutcome,
-    enrich_catalogue,
-    holder_id,
-    ingest_watched,
-    recorded,
-    retrain_if_changed,
-)
-from bot.services.train import TrainSettings, train
 from sql import guilds, jobs
 from sql.errors import TuneclusterError
+
+if TYPE_CHECKING:  # the services load only for the command that needs them
+    from bot.services.jobs import JobOutcome
 
 JOBS = ("enrich", "ingest", "retrain")
 
@@ -49,6 +40,7 @@ def jobs_command(
     if ctx.invoked_subcommand is not None:
         return
     config = settings()
+    from bot.scheduler import LEASE
 
     async def body() -> dict[str, Any]:
         async with open_database(config) as db, db.connection() as conn:
@@ -66,12 +58,16 @@ def jobs_command(
 
 
 def _lease(holder: tuple[str, datetime] | None, now: datetime) -> dict[str, Any] | None:
+    from bot.services.discovery import aware
+
     if holder is None:
         return None
     return {"holder": holder[0], "expires_at": holder[1], "live": aware(holder[1]) > now}
 
 
 def _schedule(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    from bot.services.discovery import Schedule
+
     schedule = Schedule.from_row(row)
     upcoming = schedule.next_slot(now) if schedule and row["enabled"] else None
     return {
@@ -138,6 +134,15 @@ def run_job(
     config = settings()
     if name == "ingest" and config.watch_dir is None:
         raise TuneclusterError("TUNECLUSTER_WATCH_DIR is not set: there is no folder to ingest")
+    from bot.clients import open_clients
+    from bot.services.jobs import (
+        enrich_catalogue,
+        holder_id,
+        ingest_watched,
+        recorded,
+        retrain_if_changed,
+    )
+    from bot.services.train import TrainSettings, train
 
     async def body() -> dict[str, Any]:
         async with open_database(config) as db:

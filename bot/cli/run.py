@@ -9,12 +9,13 @@ from typing import Annotated
 
 import typer
 
-from bot.app import run_bot, sync_global_commands
 from bot.cli.common import JsonFlag, emit, run, settings
 
 
 def run_command() -> None:
     """Start the Discord bot (needs TUNECLUSTER_DISCORD_TOKEN)."""
+    from bot.app import run_bot  # discord.py and the whole bot: only for this command
+
     config = settings()
     config.require_discord_token()
     logging.basicConfig(
@@ -29,6 +30,8 @@ def sync_commands(
     as_json: JsonFlag = False,
 ) -> None:
     """Register the slash commands with Discord (globally unless --guild)."""
+    from bot.app import sync_global_commands
+
     config = settings()
     logging.getLogger("discord").setLevel(logging.ERROR)  # no voice-support chatter here
     names = run(sync_global_commands(config, guild))
