@@ -27,7 +27,7 @@ def _alive(pid: int) -> bool:
     """Running, not merely a zombie waiting to be reaped."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
+    except (OSError, IndexError):  # gone, possibly while being read (ESRCH)
         return False
     return state != "Z"
 
