@@ -246,27 +246,31 @@ def main() -> None:
 
     paths = ensure_slices(args.data, max(args.slices, args.extract_slices))
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    command = " ".join(["python", *sys.argv])
+    # Each section keeps the command and the load of the run that measured it.
     result = {
         "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.machine()}, "
         f"Python {platform.python_version()}",
-        "command": " ".join(["python", *sys.argv]),
-        "load_average_before": round(os.getloadavg()[0], 2),
+        "extraction": previous.get("extraction"),
     }
-    if args.skip_extraction:
-        result["extraction"] = previous.get("extraction")
-    else:
-        result["extraction"] = extraction(
+    if not args.skip_extraction:
+        load_before = round(os.getloadavg()[0], 2)
+        measured = extraction(
             paths[: args.extract_slices], args.workers, args.rounds, not args.no_warm_up
         )
-    result["load_average_after_extraction"] = round(os.getloadavg()[0], 2)
-    print(json.dumps(result, indent=2))
+        result["extraction"] = {
+            "command": command,
+            "load_average_before": load_before,
+            "load_average_after": round(os.getloadavg()[0], 2),
+            **measured,
+        }
+        print(json.dumps(result["extraction"], indent=2))
     result |= {k: v for k, v in previous.items() if k.startswith("mariadb_load_pool_")}
     if not args.skip_db:
         db = asyncio.run(
             measure_db(args.mysql_url, paths[: args.slices], args.workers, args.buffer_pool_mb)
         )
-        key = f"mariadb_load_pool_{db['innodb_buffer_pool_mb']}mb"
-        result[key] = db
+        result[f"mariadb_load_pool_{db['innodb_buffer_pool_mb']}mb"] = {"command": command, **db}
         summary = {k: v for k, v in db.items() if k != "per_slice"}
         print(json.dumps(summary, indent=2))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
