@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from recommender import strategies
 from sql.engine import masked, parse_url
 from sql.errors import DatabaseUrlError, TuneclusterError
 
@@ -105,9 +106,15 @@ class Settings(BaseSettings):
     # weight of release year and popularity in cluster-nearest's distance (0: sound only);
     # the default is recommender.features.CONTEXT_WEIGHT, chosen by the evaluation
     context_weight: float = Field(2.0, ge=0, le=100)
-    strategy: Literal["cluster-random", "cluster-nearest"] = "cluster-nearest"
+    # a registered strategy (recommender.strategies): hybrid, cluster-nearest, cluster-random
+    strategy: str = strategies.DEFAULT
     no_repeat_days: float = Field(7.0, ge=0)
     exclude_same_artist: bool = False
+    # picks per artist in one answer (0: no limit); the input's artist comes last anyway
+    max_picks_per_artist: int = Field(1, ge=0, le=50)
+    # the association model learned from playlists: partners kept per track, and score
+    association_neighbours: int = Field(32, ge=1, le=1000)
+    association_method: Literal["counts", "cosine", "pmi"] = "counts"
 
     # background jobs
     enrich_interval_minutes: float = Field(60.0, gt=0)
@@ -151,6 +158,13 @@ class Settings(BaseSettings):
     @classmethod
     def _split_names(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if strategies.get(value) is None:
+            raise ValueError(f"unknown strategy {value!r} (one of: {', '.join(strategies.names())})")
+        return value
 
     @field_validator("features")
     @classmethod

@@ -1,7 +1,10 @@
-"""Versioned model bundles on disk: `models/<version>/bundle.joblib` + `meta.json`.
+"""Versioned model bundles on disk: `models/<version>/` with `bundle.joblib`,
+`association.joblib` and `meta.json`.
 
-The joblib file holds everything serving needs (taxonomy, feature plan, every bucket's
-pipeline and cells); `meta.json` is the same model described for people and tools
+`bundle.joblib` holds what serving needs of the clusters (taxonomy, feature plan, every
+bucket's pipeline and cells, the layout of tracks by position); `association.joblib`
+the playlist-learned association (uncompressed, so serving maps its arrays from the
+page cache instead of copying them into every process); `meta.json` is the same model described for people and tools
 (version, data fingerprint, features, per-bucket k, sizes, scores, timings). A bundle
 is written to a temporary folder and renamed into place, so a crash never leaves a
 half-written version that looks complete.
@@ -11,21 +14,24 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import joblib
 
+from recommender.association import Association
 from recommender.features import FeaturePlan
+from recommender.layout import Layout
 from recommender.taxonomy import Taxonomy
 from recommender.training import BucketModel
 from sql.errors import TuneclusterError
 
 BUNDLE_FILE = "bundle.joblib"
+ASSOCIATION_FILE = "association.joblib"
 META_FILE = "meta.json"
-FORMAT = 1
+FORMAT = 2  # 2: layout and association (format 1 bundles serve without them)
 
 
 class BundleError(TuneclusterError):
@@ -39,6 +45,8 @@ class Bundle:
     plan: FeaturePlan
     models: dict[str, BucketModel]
     meta: dict[str, Any] = field(default_factory=dict)
+    layout: Layout | None = None  # None in format 1 bundles
+    association: Association | None = None  # None without playlists (or format 1)
 
 
 def new_version(fingerprint: str, now: datetime | None = None) -> str:
@@ -58,7 +66,9 @@ def save(bundle: Bundle, models_dir: Path) -> Path:
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    joblib.dump(bundle, staging / BUNDLE_FILE, compress=3)
+    joblib.dump(replace(bundle, association=None), staging / BUNDLE_FILE, compress=3)
+    if bundle.association is not None:
+        joblib.dump(bundle.association, staging / ASSOCIATION_FILE)
     meta = {"format": FORMAT, **bundle.meta, "version": bundle.version}
     (staging / META_FILE).write_text(json.dumps(meta, indent=2, default=_json_default) + "\n")
     if final.exists():
@@ -84,6 +94,12 @@ def load(models_dir: Path, version: str) -> Bundle:
         raise BundleError(f"model bundle {version} cannot be read: {error}") from None
     if not isinstance(bundle, Bundle):
         raise BundleError(f"{path} is not a tunecluster bundle")
+    association = path.with_name(ASSOCIATION_FILE)
+    if association.exists():
+        try:
+            bundle.association = joblib.load(association, mmap_mode="r")
+        except Exception as error:
+            raise BundleError(f"model bundle {version} cannot be read: {error}") from None
     return bundle
 
 

@@ -73,3 +73,11 @@ async def discard(db: Database, models_dir: Path, version: str, error: str) -> N
         await models.delete_version_rows(conn, version)
         await models.finish_model_version(conn, version, status="failed", error=error)
     bundles.remove(models_dir, version)
+
+
+async def remove(db: Database, models_dir: Path, version: str) -> None:
+    """Remove a version that was never meant to serve (the evaluation's)."""
+    async with db.transaction() as conn:
+        await models.delete_version_rows(conn, version)
+        await models.set_model_status(conn, version, "pruned")
+    bundles.remove(models_dir, version)

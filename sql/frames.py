@@ -8,11 +8,11 @@ scikit-learn and matplotlib expect); ids and names are Python strings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sql.schema import (
@@ -22,6 +22,7 @@ from sql.schema import (
     artist_genre,
     artist_track,
     audio_features,
+    playlist,
     playlist_track,
     track,
 )
@@ -195,3 +196,21 @@ async def playlist_entries_frame(conn: AsyncConnection) -> pd.DataFrame:
     frame = await _frame(conn, query, ("playlist_id", "track_id", "position"))
     frame["position"] = frame["position"].astype(np.int64)
     return frame
+
+
+async def playlist_entry_parts(conn: AsyncConnection) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+    """(playlist ids, track ids) in partitions, ordered by playlist and position: what
+    the association model learns from, streamed so no frame of every entry is built."""
+    query = select(playlist_track.c.playlist_id, playlist_track.c.track_id).order_by(
+        playlist_track.c.playlist_id, playlist_track.c.position
+    )
+    result = await conn.stream(query.execution_options(yield_per=PARTITION))
+    async for rows in result.partitions(PARTITION):
+        playlists, tracks = zip(*rows, strict=True) if rows else ((), ())
+        yield np.asarray(playlists, dtype=object), np.asarray(tracks, dtype=object)
+
+
+async def playlist_sources(conn: AsyncConnection) -> dict[str, int]:
+    """Playlists per source (mpd, tidytuesday…): what an evaluation judged with."""
+    query = select(playlist.c.source, func.count()).group_by(playlist.c.source)
+    return {str(source): int(n) for source, n in (await conn.execute(query)).all()}

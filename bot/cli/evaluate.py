@@ -1,7 +1,8 @@
-"""`tunecluster evaluate`: every strategy and baseline on a playlist co-membership hold-out."""
+"""`tunecluster evaluate`: every strategy and baseline on held-out playlists."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 import typer
@@ -18,31 +19,45 @@ from bot.cli.common import (
     settings,
 )
 
+
+class Popularity(str, Enum):
+    hidden = "hidden"
+    visible = "visible"
+    both = "both"
+
+
 COLUMNS = (
-    ("hit@1", "hit_rate_at_1", "{:.3f}"),
-    ("hit@k", "hit_rate_at_k", "{:.3f}"),
-    ("lift", "lift_over_random_in_bucket", "{:.2f}×"),
-    ("artist hit@k", "artist_hit_rate_at_k", "{:.3f}"),
-    ("coverage", "coverage", "{:.3f}"),
-    ("same artist", "same_artist_rate", "{:.3f}"),
-    ("repeat", "repeat_rate", "{:.3f}"),
-    ("distance", "mean_feature_distance", "{:.2f}"),
-    ("popularity", "mean_pick_popularity", "{:.1f}"),
+    ("precision@k", "precision"),
+    ("any-hit@k", "any_hit"),
+    ("recall@k", "recall"),
+    ("NDCG@k", "ndcg"),
+    ("same artist", "same_artist"),
+    ("2+ by one artist", "artist_repeat"),
 )
 
 
 def evaluate_command(
-    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seed tracks sampled.")] = 1000,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds, at most.")] = 1000,
     k: Annotated[int, typer.Option("-k", min=1, max=50, help="Picks per seed.")] = 10,
-    seed: Annotated[int, typer.Option("--random-seed", help="Sampling seed.")] = 0,
+    seed: Annotated[int, typer.Option("--random-seed", help="Split and sampling seed.")] = 0,
+    test_share: Annotated[
+        float, typer.Option("--test-share", min=0.05, max=0.5, help="Playlists held out.")
+    ] = 0.2,
+    popularity: Annotated[
+        Popularity,
+        typer.Option(help="Train with popularity hidden (as a 2026 app sees it), visible, or both."),
+    ] = Popularity.hidden,
     as_json: JsonFlag = False,
 ) -> None:
-    """Hit rate @1/@k (a pick shares a playlist with the seed), artist hits, coverage,
-    same-artist and repeat rates, feature distance — for every strategy and baseline."""
-    from recommender.evaluation import EvalConfig, evaluate  # heavy: only when used
-    from recommender.serving import Recommender
+    """Split the playlists (by playlist), train on the train share, and score every
+    strategy and baseline on the held-out ones: precision, any-hit, recall and NDCG @k
+    with 95 % intervals, warm and cold seeds apart, artist variety, repeats, coverage."""
+    from bot.services import evaluate as evaluate_service  # heavy: only when used
+    from bot.services.train import TrainSettings
+    from recommender.evaluation import EvalConfig
 
     config = settings()
+    modes = ("hidden", "visible") if popularity is Popularity.both else (popularity.value,)
 
     async def body() -> dict[str, Any]:
         async with open_database(config) as db:
@@ -50,16 +65,16 @@ def evaluate_command(
                 task = bar.add_task("evaluating", total=None)
 
                 def report(what: str, done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
+                    bar.update(task, description=what, completed=done, total=total)
 
-                result = await evaluate(
+                return await evaluate_service.evaluate(
                     db,
-                    Recommender(config.models_dir),
-                    EvalConfig(seeds=seeds, k=k, seed=seed),
+                    TrainSettings.from_settings(config),
+                    EvalConfig(seeds=seeds, k=k, seed=seed, test_share=test_share),
+                    popularity=modes,
+                    default_strategy=config.strategy,
                     progress=report,
                 )
-            result["default_strategy"] = config.strategy
-            return result
 
     result = run(body())
     if as_json:  # the table prints its warnings itself; JSON keeps stdout clean
@@ -68,30 +83,55 @@ def evaluate_command(
     emit(result, as_json, render)
 
 
-BRIEF = ("hit@1", "hit@k", "lift", "coverage", "repeat")
-
-
 def render(r: dict[str, Any], *, brief: bool = False) -> None:
     data = r["data"]
     console.print(
-        f"model {r['model_version']}: {r['seeds']:,} seeds, k = {r['k']}, "
-        f"{data['trained_tracks']:,} trained tracks, {data['playlists']:,} playlists "
-        f"({', '.join(f'{k} {v}' for k, v in data['playlist_sources'].items())}); "
-        f"genre sources: {', '.join(data['genre_sources']) or 'none'}",
+        f"{data['train_playlists']:,} train / {data['test_playlists']:,} test playlists"
+        f" ({', '.join(f'{k} {v}' for k, v in data['playlist_sources'].items())});"
+        f" genre sources: {', '.join(data['genre_sources']) or 'none'}",
         highlight=False,
     )
-    columns = [c for c in COLUMNS if not brief or c[0] in BRIEF]
-    headers = [name.replace("@k", f"@{r['k']}") for name, _, _ in columns]
-    table = Table("method", *headers, box=None)
-    for method, metrics in r["methods"].items():
-        label = f"{method} (default)" if method == r.get("default_strategy") else method
-        cells = [
-            "-" if metrics.get(key) is None else fmt.format(metrics[key]) for _, key, fmt in columns
-        ]
-        table.add_row(label, *cells)
-    console.print(table)
+    for mode, run_ in r["runs"].items():
+        for group in ("all",) if brief else ("warm", "cold", "all"):
+            _table(r, run_, mode, group, brief)
+        _comparisons(r, run_)
     for warning in r["warnings"]:
         console.print(f"warning: {warning}", style="yellow", highlight=False)
+
+
+def _table(r: dict[str, Any], run_: dict[str, Any], mode: str, group: str, brief: bool) -> None:
+    k = r["k"]
+    seeds = {"all": run_["seeds"], "warm": run_["warm_seeds"], "cold": run_["cold_seeds"]}[group]
+    console.print(
+        f"\n{group} seeds ({seeds:,}), popularity {mode}, model {run_['model_version']}",
+        style="bold",
+        highlight=False,
+    )
+    columns = COLUMNS[:2] if brief else COLUMNS
+    extra = () if brief else ("repeat", "coverage")
+    table = Table("method", *(n.replace("@k", f"@{k}") for n, _ in columns), *extra, box=None)
+    for method, metrics in run_["methods"].items():
+        label = f"{method} (default)" if method == r.get("default_strategy") else method
+        part = metrics[group]
+        cells = ["-"] * len(columns) if part is None else [_ci(part[key]) for _, key in columns]
+        more = [] if brief else [_num(metrics["repeat_rate"]), _num(metrics["coverage"])]
+        table.add_row(label, *cells, *more)
+    console.print(table)
+
+
+def _comparisons(r: dict[str, Any], run_: dict[str, Any]) -> None:
+    default = r.get("default_strategy")
+    for group, others in run_["comparisons"].items():
+        parts = [f"{o} {c['ratio']:.2f}× [{c['low']:.2f}–{c['high']:.2f}]" for o, c in others.items()]
+        console.print(f"{default} precision vs ({group}): " + "; ".join(parts), highlight=False)
+
+
+def _ci(value: dict[str, float]) -> str:
+    return f"{value['mean']:.3f} [{value['low']:.3f}–{value['high']:.3f}]"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def register(root: typer.Typer) -> None:

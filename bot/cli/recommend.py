@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from enum import Enum
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -11,11 +12,15 @@ from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
 from bot.settings import Settings
+from recommender import strategies
 from recommender.taxonomy import display
 from sql.database import Database
 
 TRACK_URL = "https://open.spotify.com/track/"
 DEMO_PREFIX = "0DEMO"  # generated demo ids: no Spotify link
+
+# The registered strategies as choices (typer lists an Enum's values in --help).
+StrategyName = Enum("StrategyName", {name: name for name in strategies.names()}, type=str)
 
 Text = Annotated[
     str, typer.Argument(metavar="LINK-OR-QUERY", help="Spotify link, URI, id or a name.")
@@ -38,9 +43,10 @@ def recommend(
     text: Text,
     n: Annotated[int, typer.Option("-n", "--number", min=1, max=50, help="How many picks.")] = 5,
     strategy: Annotated[
-        str | None,
+        StrategyName | None,
         typer.Option(
-            "--strategy", help="cluster-nearest or cluster-random (default: the setting)."
+            "--strategy",
+            help="How picks are found (default: TUNECLUSTER_STRATEGY; see docs/recommender.md).",
         ),
     ] = None,
     bucket: Annotated[
@@ -63,7 +69,7 @@ def recommend(
                 text,
                 options,
                 n=n,
-                strategy=strategy,
+                strategy=strategy.value if strategy else None,
                 bucket=bucket,
                 spotify=spotify,
                 reccobeats=recco,
@@ -108,9 +114,9 @@ def _render_recommendation(r: dict[str, Any]) -> None:
     if r["unmodelled_buckets"]:
         console.print(f"no model for: {', '.join(map(display, r['unmodelled_buckets']))}")
     if not r["picks"]:
-        console.print("no pick left after the exclusions")
+        console.print(r.get("short_reason") or "no pick left after the exclusions")
         return
-    table = Table("#", "pick", "bucket·cluster", "dist.", "input → pick", box=None)
+    table = Table("#", "pick", "why", "bucket·cluster", "dist.", "input → pick", box=None)
     for i, pick in enumerate(r["picks"], start=1):
         close = "\n".join(
             f"{s['feature']} {_value(s['input'])}→{_value(s['pick'])}" for s in pick["similar"]
@@ -121,12 +127,22 @@ def _render_recommendation(r: dict[str, Any]) -> None:
         table.add_row(
             str(i),
             f"{_title(pick)}{link}",
+            _basis(pick),
             f"{display(pick['bucket'])}·{pick['cluster']}",
             f"{pick['distance']:.2f}",
             close,
         )
     console.print(table)
+    if r.get("short_reason"):
+        console.print(r["short_reason"])
     console.print(f"strategy {r['strategy']}, model {r['model_version']}", style="dim")
+
+
+def _basis(pick: dict[str, Any]) -> str:
+    if pick.get("basis") == "played-together":
+        shared = pick["shared_playlists"]
+        return f"played together ({shared} playlist{'s' if shared != 1 else ''})"
+    return "same sound"
 
 
 def _value(value: float | None) -> str:

@@ -66,7 +66,7 @@ async def run_demo(settings: DemoSettings = DemoSettings(), progress=None) -> di
         for track_id in _examples(catalogue, trained.meta):
             async with db.connection() as conn:
                 result = await recommender.recommend(
-                    conn, track_id, Options(n=settings.picks, strategy="cluster-nearest"), rng=rng
+                    conn, track_id, Options(n=settings.picks), rng=rng
                 )
             shown.append(result.to_dict())
         scores = await evaluation.evaluate(

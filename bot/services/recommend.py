@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.resolver import resolve_track
+from recommender import strategies
 from recommender.serving import Options, Recommendation, Recommender
 from sql import models
 from sql.database import Database
@@ -23,9 +24,10 @@ from sql.database import Database
 @dataclass(frozen=True)
 class RecommendSettings:
     models_dir: Path
-    strategy: str = "cluster-nearest"
+    strategy: str = strategies.DEFAULT
     no_repeat_days: float = 7.0
     exclude_same_artist: bool = False
+    max_per_artist: int = 1
 
     @classmethod
     def from_settings(cls, settings: Any) -> RecommendSettings:
@@ -34,6 +36,7 @@ class RecommendSettings:
             strategy=settings.strategy,
             no_repeat_days=settings.no_repeat_days,
             exclude_same_artist=settings.exclude_same_artist,
+            max_per_artist=settings.max_picks_per_artist,
         )
 
 
@@ -62,6 +65,7 @@ async def recommend(
         no_repeat_days=config.no_repeat_days,
         exclude_same_artist=config.exclude_same_artist,
         bucket=bucket,
+        max_per_artist=config.max_per_artist,
     )
     async with db.connection() as conn:
         result = await recommender.recommend(conn, track_id, options, rng=rng)

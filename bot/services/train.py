@@ -26,7 +26,9 @@ from pipeline.curation import CurationFilters, CurationResult, curate_for_traini
 from recommender import bundle as bundles
 from recommender import features as feature_plans
 from recommender import taxonomy as taxonomies
+from recommender import layout as layouts
 from recommender import versions
+from recommender.association import AssociationConfig, SessionCoder, as_ids, fit_codes
 from recommender.bundle import Bundle
 from recommender.training import (
     FitResult,
@@ -58,6 +60,10 @@ class TrainSettings:
     curation: CurationFilters = field(default_factory=CurationFilters)
     # Weight of release year and popularity in the "nearest" distance (0: sound only).
     context_weight: float = feature_plans.CONTEXT_WEIGHT
+    association: AssociationConfig = field(default_factory=AssociationConfig)
+    # Train as a 2026 development-mode app sees the catalogue: no popularity anywhere
+    # (the evaluation's default).
+    hide_popularity: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> TrainSettings:
@@ -71,6 +77,10 @@ class TrainSettings:
             k_max=settings.k_max,
             curation=CurationFilters.from_settings(settings),
             context_weight=settings.context_weight,
+            association=AssociationConfig(
+                neighbours=settings.association_neighbours,
+                method=settings.association_method,
+            ),
         )
 
 
@@ -128,8 +138,14 @@ async def train(
     activate: bool = True,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    holdout: frozenset[str] = frozenset(),
+    prune: bool = True,
 ) -> TrainReport:
-    """Train a new version from the catalogue and (by default) make it serve."""
+    """Train a new version from the catalogue and (by default) make it serve.
+
+    `holdout`: playlists the association model must not learn from (the evaluation's
+    test playlists); `prune=False` keeps every older version (the evaluation's own
+    versions are removed by the evaluation)."""
     if config.k_min > config.k_max:
         raise TuneclusterError(f"k_min ({config.k_min}) is larger than k_max ({config.k_max})")
     timings: dict[str, float] = {}
@@ -147,6 +163,8 @@ async def train(
         raise TuneclusterError(
             "the catalogue is empty: import a dataset first (tunecluster import)"
         )
+    if config.hide_popularity:
+        tracks = without_popularity(tracks)
     curated, data, fingerprint = await asyncio.to_thread(  # pandas work: off the loop
         training_set, tracks, genres, taxonomy, config
     )
@@ -157,20 +175,37 @@ async def train(
         )
     timings["curate"] = time.perf_counter() - clock
 
+    clock = time.perf_counter()
+    _step(progress, "reading the playlists")
+    ids = await asyncio.to_thread(as_ids, data.track_ids)
+    sessions = await _sessions(db, ids, holdout)
+    timings["read_playlists"] = time.perf_counter() - clock
+
     version = bundles.new_version(fingerprint)
     path = bundles.bundle_dir(config.models_dir, version)
     async with db.transaction() as conn:
         await models.insert_model_version(conn, version, fingerprint=fingerprint, path=str(path))
     try:
         meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
+        meta["holdout_playlists"] = len(holdout)
         training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
-        _step(progress, f"fitting {len(data.members)} buckets (worker process)")
+        _step(progress, f"fitting {len(data.members)} buckets and the association (worker)")
         clock = time.perf_counter()
         result = await in_worker(
-            executor, _fit_and_save, data, training, taxonomy, meta, config.models_dir
+            executor,
+            _fit_and_save,
+            data,
+            training,
+            taxonomy,
+            meta,
+            config.models_dir,
+            (ids, *sessions),
+            config.association,
         )
-        timings["fit"] = time.perf_counter() - clock
+        worker_seconds = time.perf_counter() - clock
         meta = result["meta"]
+        timings["associate"] = meta["association"]["seconds"]
+        timings["fit"] = worker_seconds - timings["associate"]
 
         clock = time.perf_counter()
         written = await _write(db, version, data, result["fit"], progress)
@@ -189,8 +224,28 @@ async def train(
         switched = await versions.activate(db, config.models_dir, version)
         previous = switched.previous
         timings["activate"] = time.perf_counter() - clock
-    pruned = await versions.prune(db, config.models_dir, config.models_keep)
+    pruned = await versions.prune(db, config.models_dir, config.models_keep) if prune else []
     return TrainReport(version, activate, previous, pruned, meta, written, timings)
+
+
+def without_popularity(tracks: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue as a development-mode app sees it in 2026: no popularity at all."""
+    columns = [c for c in tracks.columns if c.endswith("popularity")]
+    return tracks.assign(**dict.fromkeys(columns, np.nan))
+
+
+async def _sessions(
+    db: Database, ids: np.ndarray, holdout: frozenset[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every playlist's entries as (session, track row) codes, minus `holdout`."""
+    coder = SessionCoder(ids)
+    async with db.connection() as conn:
+        async for playlists, tracks in frames.playlist_entry_parts(conn):
+            if holdout:
+                keep = ~pd.Series(playlists).isin(holdout).to_numpy()
+                playlists, tracks = playlists[keep], tracks[keep]
+            await asyncio.to_thread(coder.add, playlists, tracks)
+    return coder.codes()
 
 
 def _reason(error: BaseException) -> str:
@@ -230,9 +285,24 @@ def _fit_and_save(
     taxonomy: taxonomies.Taxonomy,
     meta: dict[str, Any],
     models_dir: Path,
+    sessions: tuple[np.ndarray, np.ndarray, np.ndarray],
+    association_config: AssociationConfig,
 ) -> dict[str, Any]:
-    """Worker side: fit every bucket and write the bundle; returns assignments + meta."""
+    """Worker side: fit every bucket and the association, write the bundle; returns
+    assignments + meta."""
     result = fit(data, training)
+    clock = time.perf_counter()
+    ids, session_rows, track_rows = sessions
+    if len(ids) != len(data.track_ids) or ids[-1].decode() != data.track_ids[-1]:
+        raise TuneclusterError("track ids are not plain ASCII: cannot lay out the model")
+    association = fit_codes(session_rows, track_rows, ids, association_config)
+    associate_seconds = time.perf_counter() - clock
+    layout = layouts.build(
+        ids,
+        [(a.bucket, a.rows, a.cluster, a.position) for a in result.assignments],
+        association.plays,
+    )
+    has_playlists = association.report["sessions"] > 0
     meta = {
         **meta,
         "training": {
@@ -241,8 +311,18 @@ def _fit_and_save(
             "worker_peak_mb": _peak_mb(),
         },
         "buckets": {b: m.summary() for b, m in result.models.items()},
+        "association": {**association.report, "seconds": round(associate_seconds, 3)},
     }
-    bundles.save(Bundle(meta["version"], taxonomy, data.plan, result.models, meta), models_dir)
+    bundle = Bundle(
+        meta["version"],
+        taxonomy,
+        data.plan,
+        result.models,
+        meta,
+        layout=layout,
+        association=association if has_playlists else None,
+    )
+    bundles.save(bundle, models_dir)
     light = FitResult(models={}, assignments=result.assignments, seconds=result.seconds)
     return {"fit": light, "meta": meta}
 

@@ -1,0 +1,73 @@
+"""Tracks near the input in sound, widening: its cluster's nearest cells first, then
+further cells, then the bucket's other clusters by the distance of their centres.
+
+Cells (see `recommender.cells`) give position ranges whose tracks' vectors the bundle
+holds, so ranking needs no database read; each step returns the next positions with
+their distances in the bucket's nearest space (sound + weighted context).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.picking import Candidate, Picker, Placed, Placement
+from sql import picks as reads
+
+
+class SoundCursor:
+    """The next-nearest positions of one bucket for a placed track, step after step."""
+
+    def __init__(self, placed: Placed, place: Placement) -> None:
+        self.place = place
+        self.model = placed.bundle.models[place.bucket]
+        self.point = placed.near[place.bucket]
+        centers = self.model._arrays["centers"]
+        gaps = ((centers - placed.scaled[place.bucket][0]) ** 2).sum(axis=1)
+        others = [int(c) for c in np.argsort(gaps, kind="stable") if int(c) != place.cluster]
+        self.clusters = [place.cluster, *others]
+        self.taken: dict[int, set[int]] = {}
+        self.current = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.current >= len(self.clusters)
+
+    def next(self, wanted: int) -> list[tuple[Placement, int, float]]:
+        """Up to `wanted` new (placement, position, distance), nearest first, moving on
+        to the next cluster when one has given all its tracks."""
+        out: list[tuple[Placement, int, float]] = []
+        while len(out) < wanted and not self.exhausted:
+            number = self.clusters[self.current]
+            cells = self.model.cells[number]
+            size = int(self.model.sizes[number])
+            taken = self.taken.setdefault(number, set())
+            positions, gaps = cells.ranked(self.point, min(size, len(taken) + wanted - len(out)))
+            place = Placement(self.place.bucket, number, size)
+            for position, gap in zip(positions.tolist(), gaps.tolist(), strict=True):
+                if position not in taken and len(out) < wanted:
+                    taken.add(position)
+                    out.append((place, position, gap))
+            if len(taken) >= size:
+                self.current += 1
+        return out
+
+
+async def sound_candidates(picker: Picker, found: list[tuple[Placement, int, float]]) -> tuple[list[Candidate], dict]:
+    """Read the tracks at (placement, position, distance) steps, nearest first."""
+    requests: dict[tuple[str, int], list[int]] = {}
+    gap_at: dict[tuple[str, int, int], tuple] = {}
+    for place, position, gap in found:
+        requests.setdefault((place.bucket, place.cluster), []).append(position)
+        gap_at[(place.bucket, place.cluster, position)] = (place, gap)
+    keys = list(requests)
+    rows, known = await reads.at_positions_with_details(
+        picker.conn, picker.version, [(b, c, requests[(b, c)]) for b, c in keys]
+    )
+    best: dict[str, Candidate] = {}
+    for (bucket, cluster), hits in zip(keys, rows, strict=True):
+        for position, track_id in hits:
+            place, gap = gap_at[(bucket, cluster, position)]
+            if track_id not in best or gap < (best[track_id].gap or 0.0):
+                best[track_id] = Candidate(track_id, place, gap=gap)
+    ordered = sorted(best.values(), key=lambda c: (c.gap, c.track_id))
+    return ordered, known
