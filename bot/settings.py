@@ -110,8 +110,12 @@ class Settings(BaseSettings):
     strategy: str = strategies.DEFAULT
     no_repeat_days: float = Field(7.0, ge=0)
     exclude_same_artist: bool = False
-    # picks per artist in one answer (0: no limit); the input's artist comes last anyway
+    # picks per artist in one answer, the input's artists only where nothing else fits
+    # (0: no limit, and the input's artists count like any other)
     max_picks_per_artist: int = Field(1, ge=0, le=50)
+    # hybrid: how far playlist plays pull its sound fill (distance − weight·log2(1+plays));
+    # empty: the weight training learned on a validation share of the playlists
+    hybrid_plays_weight: float | None = Field(None, ge=0, le=100)
     # the association model learned from playlists: partners kept per track, and score
     association_neighbours: int = Field(32, ge=1, le=1000)
     association_method: Literal["counts", "cosine", "pmi"] = "counts"
@@ -158,6 +162,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_names(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator("hybrid_plays_weight", mode="before")
+    @classmethod
+    def _empty_is_learned(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("strategy")
     @classmethod

@@ -147,8 +147,7 @@ def fit_codes(
 ) -> Association:
     """The fit on integer codes (one per entry): sessions × tracks, then blocks of rows."""
     n_tracks = len(ids)
-    x = _incidence(session_rows, track_rows, n_tracks)
-    plays = np.asarray(x.sum(axis=0)).ravel().astype(np.int32)
+    x, plays = _incidence(session_rows, track_rows, n_tracks)
     xt = x.T.tocsr()
     lengths = np.diff(x.indptr).astype(np.int64)
     work = xt @ lengths  # products each track's row costs
@@ -175,9 +174,12 @@ def fit_codes(
     return Association(ids, offsets, partners, scores, shared, plays, config, report)
 
 
-def _incidence(session_rows: np.ndarray, track_rows: np.ndarray, n_tracks: int) -> sparse.csr_matrix:
-    """Binary sessions × tracks (a track twice in a playlist counts once); sessions with
-    fewer than two recommendable tracks teach nothing and are dropped."""
+def _incidence(
+    session_rows: np.ndarray, track_rows: np.ndarray, n_tracks: int
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Binary sessions × tracks (a track twice in a playlist counts once) and each
+    track's plays; sessions with fewer than two recommendable tracks count as plays but
+    teach no pair, so the matrix drops them."""
     n_sessions = int(session_rows.max()) + 1 if len(session_rows) else 0
     x = sparse.csr_matrix(
         (np.ones(len(track_rows), dtype=np.float32), (session_rows, track_rows)),
@@ -185,8 +187,9 @@ def _incidence(session_rows: np.ndarray, track_rows: np.ndarray, n_tracks: int) 
     )
     x.sum_duplicates()
     x.data[:] = 1.0
+    plays = np.asarray(x.sum(axis=0)).ravel().astype(np.int32)
     keep = np.flatnonzero(np.diff(x.indptr) >= 2)
-    return x[keep]
+    return x[keep], plays
 
 
 def _blocks(work: np.ndarray, budget: int) -> list[tuple[int, int]]:
@@ -219,7 +222,7 @@ def _best(
     score = _score(config.method, shared, plays[row_of + first_row], plays[cols], sessions)
     # Rank inside each row by score (ties: the partner's plays, then its index: stable).
     tie = plays[cols] / (float(plays.max()) + 1.0) if config.method == "counts" else 0.0
-    order = np.lexsort((-(score + tie), row_of))
+    order = np.lexsort((cols, -(score + tie), row_of))
     row_of, cols, shared, score = row_of[order], cols[order], shared[order], score[order]
     starts = np.searchsorted(row_of, np.arange(n_rows))
     rank = np.arange(len(row_of)) - starts[row_of]

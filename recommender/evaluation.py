@@ -55,6 +55,8 @@ class EvalConfig:
     bootstrap: int = 1000
     seed: int = 0
     strategies: tuple[str, ...] = ()  # empty: every registered strategy
+    max_per_artist: int = 1  # the serving settings the strategies run with
+    plays_weight: float | None = None  # None: the model's learned weight
 
     def methods(self) -> tuple[str, ...]:
         return (self.strategies or strategies.names()) + BASELINES
@@ -237,7 +239,13 @@ async def _answer(
 ) -> list[str]:
     if name in BASELINES:
         return _baseline(bundle, data, seed.track_id, name, config.k, rng)
-    options = Options(n=config.k, strategy=name, guild_id=None, no_repeat_days=0.0)
+    options = Options(
+        n=config.k,
+        strategy=name,
+        no_repeat_days=0.0,
+        max_per_artist=config.max_per_artist,
+        plays_weight=config.plays_weight,
+    )
     async with db.connection() as conn:
         result = await recommender.recommend(
             conn, seed.track_id, options, rng=rng, version=bundle.version

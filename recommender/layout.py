@@ -20,7 +20,7 @@ class Layout:
     ids: np.ndarray  # row → track id (fixed-width ASCII bytes, sorted)
     by_position: dict[str, list[np.ndarray]]  # bucket → cluster → int32 rows by position
     cluster_of: dict[str, np.ndarray]  # bucket → int16 per row (-1: not in the bucket)
-    top_played: dict[str, list[np.ndarray]]  # bucket → cluster → rows, most played first
+    top_played: dict[str, list[np.ndarray]]  # bucket → cluster → positions, most played first
 
     def track_id(self, row: int) -> str:
         return self.ids[row].decode("ascii")
@@ -54,9 +54,9 @@ def build(
 
 
 def _most_played(members: np.ndarray, plays: np.ndarray | None) -> np.ndarray:
+    """Positions of a cluster's most played tracks (`members`: rows by position)."""
     if plays is None or not len(members):
         return np.zeros(0, dtype=np.int32)
     counts = plays[members]
     order = np.lexsort((members, -counts))[:TOP_PLAYED]
-    order = order[counts[order] > 0]
-    return members[order].astype(np.int32)
+    return order[counts[order] > 0].astype(np.int32)

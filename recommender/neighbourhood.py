@@ -52,22 +52,30 @@ class SoundCursor:
         return out
 
 
-async def sound_candidates(picker: Picker, found: list[tuple[Placement, int, float]]) -> tuple[list[Candidate], dict]:
-    """Read the tracks at (placement, position, distance) steps, nearest first."""
+async def sound_candidates(
+    picker: Picker, found: list[tuple[Placement, int, float]], *, ranked: bool = False
+) -> tuple[list[Candidate], dict]:
+    """Read the tracks at (placement, position, distance) steps: nearest first, or in
+    the given order when `ranked`."""
     requests: dict[tuple[str, int], list[int]] = {}
-    gap_at: dict[tuple[str, int, int], tuple] = {}
-    for place, position, gap in found:
-        requests.setdefault((place.bucket, place.cluster), []).append(position)
-        gap_at[(place.bucket, place.cluster, position)] = (place, gap)
+    gap_at: dict[tuple[str, int, int], tuple[Placement, float]] = {}
+    rank: dict[tuple[str, int, int], int] = {}
+    for i, (place, position, gap) in enumerate(found):
+        key = (place.bucket, place.cluster, position)
+        requests.setdefault(key[:2], []).append(position)
+        gap_at[key] = (place, gap)
+        rank.setdefault(key, i)
     keys = list(requests)
     rows, known = await reads.at_positions_with_details(
         picker.conn, picker.version, [(b, c, requests[(b, c)]) for b, c in keys]
     )
-    best: dict[str, Candidate] = {}
+    best: dict[str, tuple[float, Candidate]] = {}
     for (bucket, cluster), hits in zip(keys, rows, strict=True):
         for position, track_id in hits:
-            place, gap = gap_at[(bucket, cluster, position)]
-            if track_id not in best or gap < (best[track_id].gap or 0.0):
-                best[track_id] = Candidate(track_id, place, gap=gap)
-    ordered = sorted(best.values(), key=lambda c: (c.gap, c.track_id))
-    return ordered, known
+            key = (bucket, cluster, position)
+            place, gap = gap_at[key]
+            order = float(rank[key]) if ranked else gap
+            if track_id not in best or order < best[track_id][0]:
+                best[track_id] = (order, Candidate(track_id, place, gap=gap))
+    ordered = sorted(best.values(), key=lambda item: (item[0], item[1].track_id))
+    return [candidate for _, candidate in ordered], known

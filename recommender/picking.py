@@ -54,7 +54,11 @@ class Options:
     no_repeat_days: float = 7.0
     exclude_same_artist: bool = False
     bucket: str | None = None  # pick only from this one of the track's buckets
-    max_per_artist: int = 1  # picks per primary artist in one answer (0: no limit)
+    # picks per primary artist in one answer, the input's own artists only when nothing
+    # else fits (0: no limit, and the input's artists count like any other)
+    max_per_artist: int = 1
+    # hybrid: how far playlist plays pull the sound fill (None: the weight training learned)
+    plays_weight: float | None = None
 
 
 @dataclass
@@ -256,7 +260,7 @@ class Picker:
                     continue
                 if cap and artist and per_artist.get(artist, 0) >= cap:
                     continue
-                if artist in self.input_artists:
+                if cap and artist in self.input_artists:
                     if all(c.track_id != candidate.track_id for c in deferred):
                         deferred.append(candidate)
                     continue

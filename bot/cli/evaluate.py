@@ -70,7 +70,14 @@ def evaluate_command(
                 return await evaluate_service.evaluate(
                     db,
                     TrainSettings.from_settings(config),
-                    EvalConfig(seeds=seeds, k=k, seed=seed, test_share=test_share),
+                    EvalConfig(
+                        seeds=seeds,
+                        k=k,
+                        seed=seed,
+                        test_share=test_share,
+                        max_per_artist=config.max_picks_per_artist,
+                        plays_weight=config.hybrid_plays_weight,
+                    ),
                     popularity=modes,
                     default_strategy=config.strategy,
                     progress=report,

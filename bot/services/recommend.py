@@ -28,6 +28,7 @@ class RecommendSettings:
     no_repeat_days: float = 7.0
     exclude_same_artist: bool = False
     max_per_artist: int = 1
+    plays_weight: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> RecommendSettings:
@@ -37,6 +38,7 @@ class RecommendSettings:
             no_repeat_days=settings.no_repeat_days,
             exclude_same_artist=settings.exclude_same_artist,
             max_per_artist=settings.max_picks_per_artist,
+            plays_weight=settings.hybrid_plays_weight,
         )
 
 
@@ -66,6 +68,7 @@ async def recommend(
         exclude_same_artist=config.exclude_same_artist,
         bucket=bucket,
         max_per_artist=config.max_per_artist,
+        plays_weight=config.plays_weight,
     )
     async with db.connection() as conn:
         result = await recommender.recommend(conn, track_id, options, rng=rng)

@@ -30,6 +30,7 @@ from recommender import layout as layouts
 from recommender import versions
 from recommender.association import AssociationConfig, SessionCoder, as_ids, fit_codes
 from recommender.bundle import Bundle
+from recommender.fill import learn_plays_weight
 from recommender.training import (
     FitResult,
     TrainingConfig,
@@ -296,6 +297,9 @@ def _fit_and_save(
     if len(ids) != len(data.track_ids) or ids[-1].decode() != data.track_ids[-1]:
         raise TuneclusterError("track ids are not plain ASCII: cannot lay out the model")
     association = fit_codes(session_rows, track_rows, ids, association_config)
+    fill = learn_plays_weight(
+        session_rows, track_rows, len(ids), result.models, result.assignments, training.seed
+    )
     associate_seconds = time.perf_counter() - clock
     layout = layouts.build(
         ids,
@@ -312,6 +316,7 @@ def _fit_and_save(
         },
         "buckets": {b: m.summary() for b, m in result.models.items()},
         "association": {**association.report, "seconds": round(associate_seconds, 3)},
+        "hybrid": {"plays_weight": fill.pop("weight"), **fill},
     }
     bundle = Bundle(
         meta["version"],

@@ -4,10 +4,12 @@ buckets, with its sound clusters as the tie-breaker and the fill.
 1. The input's association partners (`recommender.association`: sessions shared in the
    catalogue's playlists) that sit in one of its buckets, by sessions shared; among
    equals, those in the input's own cluster first, then the more played.
-2. Then the most-played tracks of the input's clusters (a track with no playlist
-   history still gets what its sound neighbours' listeners play most).
-3. Then the nearest tracks in sound, widening as `cluster-nearest` does (a catalogue
-   without playlists gets exactly that).
+2. Then its cluster's tracks nearest in sound, pulled forward by how often playlists
+   hold them (distance − weight · log2(1 + plays), among the nearest cells and the
+   cluster's most played tracks; the weight is learned in training, `recommender.fill`). A track with no playlist history still
+   gets what its sound neighbours' listeners play; without playlists this is
+   `cluster-nearest` without the random draw.
+3. Then the nearest tracks in sound, widening to further cells and other clusters.
 Each pick says what it rests on: played together with the input, or the same sound.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-
+import numpy as np
 
 from recommender.neighbourhood import SoundCursor, sound_candidates
 from recommender.picking import (
@@ -28,6 +30,8 @@ from recommender.picking import (
 )
 from recommender.strategies import Strategy, register
 
+FILL_POOL = 10  # nearest tracks per pick considered for the fill, per bucket
+
 
 @register
 class Hybrid(Strategy):
@@ -39,12 +43,16 @@ class Hybrid(Strategy):
     needs_playlists = True
 
     async def rounds(self, picker: Picker) -> AsyncIterator[Round]:
-        first = played_together(picker) + most_played(picker)
-        if first:
-            yield Round(first)
+        together = played_together(picker)
+        if together:
+            yield Round(together)
         cursors = [SoundCursor(picker.placed, p) for p in picker.placed.placements]
+        found = [step for c in cursors for step in _fill(picker, c)]
+        if found:
+            candidates, known = await sound_candidates(picker, found, ranked=True)
+            yield Round(candidates, known)
         share = -(-2 * picker.options.n // len(cursors)) + 1
-        for number in range(MAX_ROUNDS - 1):
+        for number in range(MAX_ROUNDS - 2):
             found = [step for c in cursors for step in c.next(share * 2**number)]
             if not found:
                 return
@@ -74,22 +82,31 @@ def played_together(picker: Picker) -> list[Candidate]:
     ]
 
 
-def most_played(picker: Picker) -> list[Candidate]:
-    """The most-played tracks of the input's clusters, buckets in turn."""
-    layout = picker.bundle.layout
-    if layout is None:
-        return []
-    lists = [
-        (p, layout.top_played[p.bucket][p.cluster])
-        for p in picker.placed.placements
-        if p.bucket in layout.top_played
-    ]
-    out: list[Candidate] = []
-    for i in range(max((len(rows) for _, rows in lists), default=0)):
-        for place, rows in lists:
-            if i < len(rows):
-                out.append(Candidate(layout.track_id(int(rows[i])), place))
-    return out
+def _fill(picker: Picker, cursor: SoundCursor) -> list[tuple[Placement, int, float]]:
+    """The input's cluster's nearest tracks and most played ones, ranked by distance
+    less the plays pull (the gap itself is kept for the explanation)."""
+    layout, association = picker.bundle.layout, picker.bundle.association
+    weight = picker.options.plays_weight
+    if weight is None:
+        weight = picker.bundle.meta.get("hybrid", {}).get("plays_weight", 0.0)
+    nearest = cursor.next(FILL_POOL * picker.options.n)
+    if layout is None or association is None or not weight:
+        return nearest
+    place = cursor.place
+    positions = {position: gap for _, position, gap in nearest}
+    cells = cursor.model.cells[place.cluster]
+    for position in layout.top_played[place.bucket][place.cluster].tolist():
+        if position not in positions:
+            gap = np.sqrt(((cells.vectors[position] - cursor.point) ** 2).sum())
+            positions[position] = float(gap)
+            cursor.taken.setdefault(place.cluster, set()).add(position)
+    rows = layout.by_position[place.bucket][place.cluster]
+    plays = np.asarray(association.plays)
+    scored = sorted(
+        (gap - weight * np.log2(1 + plays[rows[position]]), position, gap)
+        for position, gap in positions.items()
+    )
+    return [(place, position, gap) for _, position, gap in scored]
 
 
 def _where(picker: Picker, row: int) -> tuple[Placement | None, bool]:
@@ -98,13 +115,11 @@ def _where(picker: Picker, row: int) -> tuple[Placement | None, bool]:
     assert layout is not None
     found = None
     for place in picker.placed.placements:
-        cluster = int(layout.cluster_of[place.bucket][row]) if place.bucket in layout.cluster_of else -1
+        of = layout.cluster_of.get(place.bucket)
+        cluster = int(of[row]) if of is not None else -1
         if cluster == place.cluster:
             return place, True
         if cluster >= 0 and found is None:
             size = int(picker.bundle.models[place.bucket].sizes[cluster])
             found = Placement(place.bucket, cluster, size)
     return found, False
-
-
-
