@@ -172,7 +172,9 @@ class Settings(BaseSettings):
     @classmethod
     def _known_strategy(cls, value: str) -> str:
         if strategies.get(value) is None:
-            raise ValueError(f"unknown strategy {value!r} (one of: {', '.join(strategies.names())})")
+            raise ValueError(
+                f"unknown strategy {value!r} (one of: {', '.join(strategies.names())})"
+            )
         return value
 
     @field_validator("features")

@@ -85,9 +85,7 @@ class Association:
         return row is not None and self.indptr[row + 1] > self.indptr[row]
 
 
-def session_codes(
-    entries: pd.DataFrame, ids: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def session_codes(entries: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(session, track row) codes of the entries whose track is in `ids` (sorted bytes).
 
     `entries` has `playlist_id` and `track_id` columns: strings, or categoricals (a
@@ -167,7 +165,7 @@ def fit_codes(
         "entries": int(x.nnz),
         "tracks": n_tracks,
         "tracks_with_partners": int((np.diff(offsets) > 0).sum()),
-        "pairs_kept": int(len(partners)),
+        "pairs_kept": len(partners),
         "products": int(work.sum()),
         **config.to_dict(),
     }

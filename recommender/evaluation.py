@@ -126,7 +126,9 @@ async def evaluate_version(
         for i, seed in enumerate(seeds):
             lists.append(await _answer(db, recommender, bundle, data, seed, name, config, rng))
             if name not in BASELINES and i < config.repeat_seeds:
-                repeats.append(await _answer(db, recommender, bundle, data, seed, name, config, rng))
+                repeats.append(
+                    await _answer(db, recommender, bundle, data, seed, name, config, rng)
+                )
             done += 1
             if progress is not None and (done % 25 == 0 or done == total):
                 progress("evaluating", done, total)
@@ -209,7 +211,9 @@ def _seeds(
         tracks = sorted(set(group))
         if len(tracks) < 2:
             continue
-        chosen = rng.choice(len(tracks), size=min(config.seeds_per_playlist, len(tracks)), replace=False)
+        chosen = rng.choice(
+            len(tracks), size=min(config.seeds_per_playlist, len(tracks)), replace=False
+        )
         for i in sorted(chosen.tolist()):
             seed = tracks[i]
             song = data.trained.at[seed, "song"]
@@ -338,7 +342,9 @@ def _metrics(
                 "recall": hits.sum() / len(seed.truth),
                 "ndcg": float((hits * discounts).sum() / ideal) if ideal else 0.0,
                 "same_artist": (
-                    sum(a == seed_artist for a in artists) / len(picks) if seed_artist and picks else 0.0
+                    sum(a == seed_artist for a in artists) / len(picks)
+                    if seed_artist and picks
+                    else 0.0
                 ),
                 "artist_repeat": float(len(artists) != len(set(artists))),
             }
@@ -378,7 +384,9 @@ def _playlist_weights(frame: pd.DataFrame, config: EvalConfig) -> tuple[np.ndarr
     return weights, codes
 
 
-def bootstrap_mean(frame: pd.DataFrame, metric: str, config: EvalConfig) -> tuple[float, float, float]:
+def bootstrap_mean(
+    frame: pd.DataFrame, metric: str, config: EvalConfig
+) -> tuple[float, float, float]:
     weights, codes = _playlist_weights(frame, config)
     sums = np.bincount(codes, weights=frame[metric].to_numpy(), minlength=weights.shape[1])
     counts = np.bincount(codes, minlength=weights.shape[1])
@@ -399,4 +407,8 @@ def ratio(
     draws = (weights @ sums_a) / np.maximum(weights @ sums_b, 1e-12)
     low, high = np.percentile(draws, [2.5, 97.5])
     value = a[metric].mean() / b[metric].mean()
-    return {"ratio": round(float(value), 3), "low": round(float(low), 3), "high": round(float(high), 3)}
+    return {
+        "ratio": round(float(value), 3),
+        "low": round(float(low), 3),
+        "high": round(float(high), 3),
+    }

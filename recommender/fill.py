@@ -71,7 +71,7 @@ def learn_plays_weight(
     best = int(np.flatnonzero(precision >= precision.max() - 1e-12)[0])
     return {
         "weight": WEIGHTS[best],
-        "validation_playlists": int(len(held)),
+        "validation_playlists": len(held),
         "validation_seeds": len(seeds),
         "scores": {str(w): round(float(p), 4) for w, p in zip(WEIGHTS, precision, strict=True)},
     }

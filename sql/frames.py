@@ -198,7 +198,9 @@ async def playlist_entries_frame(conn: AsyncConnection) -> pd.DataFrame:
     return frame
 
 
-async def playlist_entry_parts(conn: AsyncConnection) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
+async def playlist_entry_parts(
+    conn: AsyncConnection,
+) -> AsyncIterator[tuple[np.ndarray, np.ndarray]]:
     """(playlist ids, track ids) in partitions, ordered by playlist and position: what
     the association model learns from, streamed so no frame of every entry is built."""
     query = select(playlist_track.c.playlist_id, playlist_track.c.track_id).order_by(

@@ -90,7 +90,7 @@ def test_the_registry_drives_settings_cli_and_evaluation() -> None:
     assert all(strategies.described()[n] for n in names)  # every strategy has its help
     for name in names:
         assert load_settings(strategy=name).strategy == name
-    with pytest.raises(ConfigError, match="TUNECLUSTER_STRATEGY.*one of: hybrid"):
+    with pytest.raises(ConfigError, match=r"TUNECLUSTER_STRATEGY.*one of: hybrid"):
         load_settings(strategy="magic")
     assert evaluation.EvalConfig().methods()[: len(names)] == names
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
@@ -132,7 +132,7 @@ async def test_hybrid_rests_on_playlists_and_says_so(world: World) -> None:
     bundle = Recommender(world.models_dir).bundle(world.version)
     assert bundle.association is not None and bundle.layout is not None
     warm = [s for s in _seeds(world, 40) if bundle.association.has_history(s)]
-    assert len(warm) >= 20
+    assert len(warm) >= 15
     together = 0
     for seed in warm:
         result = await _recommend(world, seed, n=5)
@@ -211,19 +211,27 @@ async def test_works_without_any_popularity(world: World) -> None:
 
 
 async def test_an_exhausted_neighbourhood_widens_then_says_why(world: World) -> None:
-    seed = _seeds(world, 10)[1]
-    first = await _recommend(world, seed, n=50, guild_id=9)
-    assert len(first.picks) == 50  # widened past the seed's cluster to fill
-    placed = {(p.bucket, p.cluster) for p in first.placements}
-    assert any((p.bucket, p.cluster) not in placed for p in first.picks)
-    bucket = first.placements[0].bucket
-    members = sum(int(s) for s in Recommender(world.models_dir).bundle(world.version).models[bucket].sizes)
+    bundle = Recommender(world.models_dir).bundle(world.version)
+    for seed in _seeds(world, 60):  # a seed whose cluster holds fewer than 50 tracks
+        filed = await _recommend(world, seed, n=1)
+        place = min(filed.placements, key=lambda p: p.cluster_size)
+        n = min(50, int(bundle.models[place.bucket].sizes.sum()) - 1)
+        if place.cluster_size < n:
+            break
+    else:
+        pytest.fail("no seed with a small cluster")
+    wide = await _recommend(world, seed, n=n, bucket=place.bucket, max_per_artist=0)
+    assert len(wide.picks) == n  # widened to the bucket's other clusters
+    assert {p.cluster for p in wide.picks} - {place.cluster}
+    varied = await _recommend(world, seed, n=50)
+    assert 0 < len(varied.picks) < 50  # one per artist: its buckets hold fewer artists
+    assert "by artists already picked" in varied.short_reason
     rows = [
         {"guild_id": 9, "pick_track_id": t, "input_track_id": seed}
         for t in world.catalogue.truth["track_id"]
     ]
     async with world.db.transaction() as conn:
         await models.log_recommendations(conn, rows)
-    short = await _recommend(world, seed, n=5, guild_id=9, bucket=bucket)
-    assert short.picks == [] and members > 0
+    short = await _recommend(world, seed, n=5, guild_id=9)
+    assert short.picks == []
     assert "recently recommended" in short.short_reason

@@ -51,7 +51,7 @@ def _render(r: dict[str, Any]) -> None:
         console.rule(f"{label}: like this generated track")
         recommend_cli._render_recommendation(result)
     console.rule(f"{label}: offline evaluation on generated playlists")
-    evaluate_cli.render({**r["evaluation"], "default_strategy": "cluster-nearest"}, brief=True)
+    evaluate_cli.render(r["evaluation"], brief=True)
     console.print(f"{label}: done in {r['seconds']:.1f} s", style="bold")
 
 

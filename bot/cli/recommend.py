@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from enum import Enum
 from contextlib import asynccontextmanager
+from enum import Enum
 from typing import Annotated, Any
 
 import typer

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from bot.services import evaluate as evaluate_service
 from bot.services import train as train_service
 from bot.settings import DEFAULT_FEATURES
 from pipeline.curation import CurationFilters
-from recommender import demo_catalogue, evaluation
+from recommender import demo_catalogue, evaluation, strategies
 from recommender.serving import Options, Recommender
 from sql.database import Database
 from sql.migrate import init_schema
@@ -69,10 +70,11 @@ async def run_demo(settings: DemoSettings = DemoSettings(), progress=None) -> di
                     conn, track_id, Options(n=settings.picks), rng=rng
                 )
             shown.append(result.to_dict())
-        scores = await evaluation.evaluate(
+        scores = await evaluate_service.evaluate(
             db,
-            recommender,
+            config,
             evaluation.EvalConfig(seeds=settings.evaluation_seeds, repeat_seeds=30),
+            default_strategy=strategies.DEFAULT,
         )
     finally:
         await db.dispose()

@@ -80,9 +80,7 @@ async def _run(
     return result
 
 
-def comparisons(
-    methods: dict[str, Any], default: str | None, config: EvalConfig
-) -> dict[str, Any]:
+def comparisons(methods: dict[str, Any], default: str | None, config: EvalConfig) -> dict[str, Any]:
     """The default strategy's precision against each baseline, on warm and cold seeds."""
     if default not in methods:
         return {}

@@ -25,8 +25,8 @@ from bot.services.workers import in_worker
 from pipeline.curation import CurationFilters, CurationResult, curate_for_training
 from recommender import bundle as bundles
 from recommender import features as feature_plans
-from recommender import taxonomy as taxonomies
 from recommender import layout as layouts
+from recommender import taxonomy as taxonomies
 from recommender import versions
 from recommender.association import AssociationConfig, SessionCoder, as_ids, fit_codes
 from recommender.bundle import Bundle

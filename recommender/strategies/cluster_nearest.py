@@ -17,7 +17,9 @@ VARIETY = 3  # the first round draws among VARIETY × n nearest
 @register
 class ClusterNearest(Strategy):
     name = "cluster-nearest"
-    help = "the nearest tracks in sound and era inside the input's cluster, drawn among the 3n nearest"
+    help = (
+        "the nearest tracks in sound and era inside the input's cluster, drawn among the 3n nearest"
+    )
 
     async def pick(self, picker: Picker) -> list[Pick]:
         picks = await super().pick(picker)
@@ -36,4 +38,3 @@ class ClusterNearest(Strategy):
                 order = picker.rng.permutation(len(candidates))
                 candidates = [candidates[i] for i in order]
             yield Round(candidates, known)
-

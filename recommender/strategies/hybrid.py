@@ -89,24 +89,25 @@ def _fill(picker: Picker, cursor: SoundCursor) -> list[tuple[Placement, int, flo
     weight = picker.options.plays_weight
     if weight is None:
         weight = picker.bundle.meta.get("hybrid", {}).get("plays_weight", 0.0)
-    nearest = cursor.next(FILL_POOL * picker.options.n)
+    steps = cursor.next(FILL_POOL * picker.options.n)
     if layout is None or association is None or not weight:
-        return nearest
+        return steps
     place = cursor.place
-    positions = {position: gap for _, position, gap in nearest}
+    seen = {(p.cluster, position) for p, position, _ in steps}
     cells = cursor.model.cells[place.cluster]
     for position in layout.top_played[place.bucket][place.cluster].tolist():
-        if position not in positions:
-            gap = np.sqrt(((cells.vectors[position] - cursor.point) ** 2).sum())
-            positions[position] = float(gap)
+        if (place.cluster, position) not in seen:
+            gap = float(np.sqrt(((cells.vectors[position] - cursor.point) ** 2).sum()))
+            steps.append((place, position, gap))
             cursor.taken.setdefault(place.cluster, set()).add(position)
-    rows = layout.by_position[place.bucket][place.cluster]
     plays = np.asarray(association.plays)
-    scored = sorted(
-        (gap - weight * np.log2(1 + plays[rows[position]]), position, gap)
-        for position, gap in positions.items()
-    )
-    return [(place, position, gap) for _, position, gap in scored]
+
+    def score(step: tuple[Placement, int, float]) -> tuple[float, int, int]:
+        where, position, gap = step
+        row = layout.by_position[where.bucket][where.cluster][position]
+        return gap - weight * float(np.log2(1 + plays[row])), where.cluster, position
+
+    return sorted(steps, key=score)
 
 
 def _where(picker: Picker, row: int) -> tuple[Placement | None, bool]:
