@@ -6,8 +6,8 @@ every track is in the model), then:
 
 - pick: one `cluster-random` seek (`sql.picks.seek`, a random position of a random
   cluster) and one `cluster-nearest` cell read (`sql.picks.position_ranges`), alone;
-- recommend: `Recommender.recommend` for a trained catalogue track, n = 5, both
-  strategies: active-version lookup, the input's details and genres, cluster
+- recommend: `Recommender.recommend` for a trained catalogue track, n = 5, every
+  registered strategy (the generated catalogue has playlists, so `hybrid` has partners): active-version lookup, the input's details and genres, cluster
   prediction, the picks, candidate details, exclusions and explanations.
 
 Targets: recommend p50 < 10 ms and p99 < 50 ms; the pick at the large size within 1.5×
@@ -43,7 +43,7 @@ from bot.services import train as train_service  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from pipeline.curation import CurationFilters  # noqa: E402
 from pipeline.importers import import_dataset  # noqa: E402
-from recommender import demo_catalogue  # noqa: E402
+from recommender import demo_catalogue, strategies  # noqa: E402
 from recommender.serving import Options, Recommender  # noqa: E402
 from sql import models, picks  # noqa: E402
 from sql.database import Database  # noqa: E402
@@ -101,7 +101,8 @@ def _build(url: str, tracks: int) -> None:
         db = Database(url)
         try:
             await _fresh_schema(db)
-            catalogue = demo_catalogue.generate(tracks, seed=2, playlists=0)
+            # playlists too (one per 6 tracks, ~30 entries): the hybrid's partners
+            catalogue = demo_catalogue.generate(tracks, seed=2)
             await demo_catalogue.write(db, catalogue, chunk=50_000)
         finally:
             await db.dispose()
@@ -190,7 +191,7 @@ async def time_picks(
 async def time_recommend(
     target: Target, rng: np.random.Generator, count: int
 ) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"cluster-nearest": [], "cluster-random": []}
+    out: dict[str, list[float]] = {name: [] for name in strategies.names()}
     for strategy in out:
         for _ in range(count):
             seed = target.seeds[int(rng.integers(len(target.seeds)))]
@@ -240,7 +241,7 @@ async def run_engine(engine: str, sizes: list[int], with_real: bool, folder: Pat
             await time_picks(target, np.random.default_rng(0), 20)
             await time_recommend(target, np.random.default_rng(0), 10)
         pick_samples = {t.label: {"seek": [], "cells": []} for t in everything}
-        rec_samples = {t.label: {"cluster-nearest": [], "cluster-random": []} for t in everything}
+        rec_samples = {t.label: {n: [] for n in strategies.names()} for t in everything}
         rng = np.random.default_rng(1)
         for _ in range(ROUNDS):  # interleaved: noise lands on every size alike
             for target in everything:
@@ -267,7 +268,7 @@ async def run_engine(engine: str, sizes: list[int], with_real: bool, folder: Pat
                 / result["sizes"][small]["recommend"][key]["p50_ms"],
                 2,
             )
-            for key in ("cluster-nearest", "cluster-random")
+            for key in strategies.names()
         }
     finally:
         for target in [*targets, *([real] if real else [])]:

@@ -329,7 +329,7 @@ def _playlists(
     rng: np.random.Generator, truth: pd.DataFrame, count: int | None
 ) -> tuple[list, list]:
     """Playlists of 20–40 tracks, 80 % from one (bucket, style), the rest from anywhere."""
-    count = count if count is not None else max(10, len(truth) // 60)
+    count = count if count is not None else max(10, len(truth) // 6)
     groups = {key: g["track_id"].to_numpy() for key, g in truth.groupby(["bucket", "style"])}
     keys = sorted(groups)
     everything = truth["track_id"].to_numpy()

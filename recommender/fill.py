@@ -7,8 +7,8 @@ what a listener's playlist holds; where plays are flat (TidyTuesday's 471 playli
 are noise and pure sound wins. So training measures it: a validation share of the
 training playlists is set aside, plays are counted on the rest, and for seeds from the
 validation playlists the fill's top picks under each candidate weight are scored against
-the rest of their playlist. The best weight (the smallest among equals) is kept in the
-bundle; `TUNECLUSTER_HYBRID_PLAYS_WEIGHT` overrides it.
+the rest of their playlist. The smallest weight within one standard error of the best
+is kept in the bundle; `TUNECLUSTER_HYBRID_PLAYS_WEIGHT` overrides it.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def learn_plays_weight(
     seeds = _validation_seeds(session_rows[in_held], track_rows[in_held], where, rng)
     if not seeds:
         return {"weight": 0.0, "reason": "no validation seed is in a trained bucket", "scores": {}}
-    totals = np.zeros(len(WEIGHTS))
-    for track, truth in seeds:
+    scores = np.zeros((len(seeds), len(WEIGHTS)))
+    for s, (track, truth) in enumerate(seeds):
         bucket_index, cluster, position = where[track]
         bucket = assignments[bucket_index].bucket
         cells = models[bucket].cells[cluster]
@@ -66,9 +66,13 @@ def learn_plays_weight(
         for i, weight in enumerate(WEIGHTS):
             score = gaps[pool] - weight * pull[rows[pool]]
             top = np.argsort(score, kind="stable")[:K]
-            totals[i] += hit[top].sum() / K
-    precision = totals / len(seeds)
-    best = int(np.flatnonzero(precision >= precision.max() - 1e-12)[0])
+            scores[s, i] = hit[top].sum() / K
+    precision = scores.mean(axis=0)
+    # The smallest weight within one standard error of the best: a pull on plays must earn
+    # its place beyond the noise of a small validation set.
+    top = int(precision.argmax())
+    error = scores[:, top].std() / np.sqrt(len(seeds))
+    best = int(np.flatnonzero(precision >= precision[top] - error)[0])
     return {
         "weight": WEIGHTS[best],
         "validation_playlists": len(held),

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from recommender.layout import Layout
 from recommender.neighbourhood import SoundCursor, sound_candidates
 from recommender.picking import (
     MAX_ROUNDS,
@@ -43,13 +44,13 @@ class Hybrid(Strategy):
     needs_playlists = True
 
     async def rounds(self, picker: Picker) -> AsyncIterator[Round]:
-        together = played_together(picker)
-        if together:
-            yield Round(together)
         cursors = [SoundCursor(picker.placed, p) for p in picker.placed.placements]
-        found = [step for c in cursors for step in _fill(picker, c)]
-        if found:
-            candidates, known = await sound_candidates(picker, found, ranked=True)
+        fill = [step for c in cursors for step in _fill(picker, c)]
+        layout = picker.bundle.layout
+        if layout is not None:  # ids known in memory: one read for the whole first round
+            yield Round(played_together(picker) + _by_id(layout, fill))
+        elif fill:  # a format 1 bundle: positions read from track_cluster
+            candidates, known = await sound_candidates(picker, fill, ranked=True)
             yield Round(candidates, known)
         share = -(-2 * picker.options.n // len(cursors)) + 1
         for number in range(MAX_ROUNDS - 2):
@@ -108,6 +109,15 @@ def _fill(picker: Picker, cursor: SoundCursor) -> list[tuple[Placement, int, flo
         return gap - weight * float(np.log2(1 + plays[row])), where.cluster, position
 
     return sorted(steps, key=score)
+
+
+def _by_id(layout: Layout, steps: list[tuple[Placement, int, float]]) -> list[Candidate]:
+    return [
+        Candidate(
+            layout.track_id(int(layout.by_position[p.bucket][p.cluster][position])), p, gap=gap
+        )
+        for p, position, gap in steps
+    ]
 
 
 def _where(picker: Picker, row: int) -> tuple[Placement | None, bool]:
