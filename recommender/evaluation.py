@@ -14,8 +14,9 @@ another id):
 - sound nearest: the nearest tracks in audio features inside the seed's buckets;
 - co-occurrence: the seed's association partners anywhere, by sessions shared.
 
-Per method, for all seeds and separately for warm seeds (with train-playlist history)
-and cold ones: precision@k (share of the k picks in the held-out playlist), any-hit@k,
+Per method, for all seeds, for warm seeds (with train-playlist history), and cold: every
+seed served as a track without playlist history (as each track a 2026 app adds itself
+starts; a seed with no history is cold as it is): precision@k (share of the k picks in the held-out playlist), any-hit@k,
 recall@k, NDCG@k, same-artist rate (picks by the seed's artist), answers holding two
 picks by one artist, repeat rate (a second ask), coverage. Intervals are bootstrap 95 %
 over test playlists (seeds of one playlist move together).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -41,7 +43,6 @@ from sql.errors import TuneclusterError
 LEAKY_GENRE_SOURCES = ("playlist",)  # a genre source naming playlists leaks membership
 BASELINES = ("random-in-bucket", "popular-in-bucket", "sound-nearest", "co-occurrence")
 METRICS = ("precision", "any_hit", "recall", "ndcg", "same_artist", "artist_repeat")
-GROUPS = ("all", "warm", "cold")
 Progress = Callable[[str, int, int], None]
 
 
@@ -122,17 +123,17 @@ async def evaluate_version(
     done = 0
     for name in config.methods():
         rng = np.random.default_rng(config.seed + 1)
-        lists, repeats = [], []
+        lists, repeats, cold = [], [], []
         for i, seed in enumerate(seeds):
-            lists.append(await _answer(db, recommender, bundle, data, seed, name, config, rng))
+            ask = partial(_answer, db, recommender, bundle, data, seed, name, config, rng)
+            lists.append(await ask())
+            cold.append(await ask(history=False) if seed.warm else lists[-1])
             if name not in BASELINES and i < config.repeat_seeds:
-                repeats.append(
-                    await _answer(db, recommender, bundle, data, seed, name, config, rng)
-                )
+                repeats.append(await ask())
             done += 1
             if progress is not None and (done % 25 == 0 or done == total):
                 progress("evaluating", done, total)
-        methods[name] = _metrics(data, seeds, lists, repeats, config)
+        methods[name] = _metrics(data, seeds, lists, cold, repeats, config)
     return {
         "model_version": version,
         "k": config.k,
@@ -240,8 +241,12 @@ async def _answer(
     name: str,
     config: EvalConfig,
     rng: np.random.Generator,
+    *,
+    history: bool = True,
 ) -> list[str]:
     if name in BASELINES:
+        if name == "co-occurrence" and not history:
+            return []  # a track without history has no partner
         return _baseline(bundle, data, seed.track_id, name, config.k, rng)
     options = Options(
         n=config.k,
@@ -249,6 +254,7 @@ async def _answer(
         no_repeat_days=0.0,
         max_per_artist=config.max_per_artist,
         plays_weight=config.plays_weight,
+        history=history,
     )
     async with db.connection() as conn:
         result = await recommender.recommend(
@@ -323,9 +329,30 @@ def _metrics(
     data: _Data,
     seeds: list[_Seed],
     lists: list[list[str]],
+    cold: list[list[str]],
     repeats: list[list[str]],
     config: EvalConfig,
 ) -> dict[str, Any]:
+    """`lists`: the answers; `cold`: the same seeds served without their history."""
+    frame = _per_seed(data, seeds, lists, config)
+    cold_frame = _per_seed(data, seeds, cold, config)
+    out: dict[str, Any] = {
+        "all": _summary(frame, config),
+        "warm": _summary(frame[frame["warm"]], config) if frame["warm"].any() else None,
+        "cold": _summary(cold_frame, config),
+    }
+    picked = [p for picks in lists for p in picks]
+    overlaps = [len(set(a) & set(b)) / len(b) for a, b in zip(lists, repeats, strict=False) if b]
+    out["coverage"] = round(len(set(picked)) / max(1, len(data.trained)), 4)
+    out["picks_per_seed"] = round(len(picked) / len(seeds), 2)
+    out["repeat_rate"] = round(float(np.mean(overlaps)), 4) if overlaps else None
+    out["per_seed"] = {"normal": frame, "cold": cold_frame}  # for paired comparisons
+    return out
+
+
+def _per_seed(
+    data: _Data, seeds: list[_Seed], lists: list[list[str]], config: EvalConfig
+) -> pd.DataFrame:
     k = config.k
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     artist_of = data.trained["artist"]
@@ -352,17 +379,7 @@ def _metrics(
     frame = pd.DataFrame(rows)
     frame["playlist"] = [s.playlist for s in seeds]
     frame["warm"] = [s.warm for s in seeds]
-    out: dict[str, Any] = {}
-    for group in GROUPS:
-        part = frame if group == "all" else frame[frame["warm"] == (group == "warm")]
-        out[group] = _summary(part, config) if len(part) else None
-    picked = [p for picks in lists for p in picks]
-    overlaps = [len(set(a) & set(b)) / len(b) for a, b in zip(lists, repeats, strict=False) if b]
-    out["coverage"] = round(len(set(picked)) / max(1, len(data.trained)), 4)
-    out["picks_per_seed"] = round(len(picked) / len(seeds), 2)
-    out["repeat_rate"] = round(float(np.mean(overlaps)), 4) if overlaps else None
-    out["per_seed"] = frame  # for paired comparisons; dropped before output
-    return out
+    return frame
 
 
 def _summary(frame: pd.DataFrame, config: EvalConfig) -> dict[str, Any]:

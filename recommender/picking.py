@@ -57,6 +57,9 @@ class Options:
     max_per_artist: int = 1
     # hybrid: how far playlist plays pull the sound fill (None: the weight training learned)
     plays_weight: float | None = None
+    # False: serve the input as a track without playlist history (the evaluation's cold
+    # seeds: every new track a 2026 app adds starts so)
+    history: bool = True
 
 
 @dataclass

@@ -87,12 +87,14 @@ def comparisons(methods: dict[str, Any], default: str | None, config: EvalConfig
     mine = methods[default]["per_seed"]
     out: dict[str, Any] = {}
     for group in ("warm", "cold", "all"):
-        mask = mine["warm"] if group == "warm" else ~mine["warm"] if group == "cold" else None
+        kind = "cold" if group == "cold" else "normal"
+        mask = mine["normal"]["warm"] if group == "warm" else None
         for other, metrics in methods.items():
             if other == default:
                 continue
-            theirs = metrics["per_seed"]
-            a, b = (mine, theirs) if mask is None else (mine[mask], theirs[mask])
+            a, b = mine[kind], metrics["per_seed"][kind]
+            if mask is not None:
+                a, b = a[mask], b[mask]
             found = evaluation.ratio(a, b, "precision", config)
             if found is not None:
                 out.setdefault(group, {})[other] = found

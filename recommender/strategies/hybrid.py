@@ -65,7 +65,7 @@ def played_together(picker: Picker) -> list[Candidate]:
     """The input's partners inside its buckets, best first."""
     bundle = picker.bundle
     association, layout = bundle.association, bundle.layout
-    if association is None or layout is None:
+    if association is None or layout is None or not picker.options.history:
         return []
     row = association.row(picker.track_id)
     if row is None:
