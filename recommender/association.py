@@ -32,6 +32,8 @@ from scipy import sparse
 METHODS = ("counts", "cosine", "pmi")
 NEIGHBOURS = 32
 BLOCK_PRODUCTS = 30_000_000  # co-occurrence products computed per block (memory bound)
+FIELD = (1 << 21) - 1  # shared sessions and plays in a sort key (capped: ties only)
+THRESHOLDS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 512, 1024, 4096)
 
 
 @dataclass(frozen=True)
@@ -210,23 +212,57 @@ def _best(
     sessions: int,
     config: AssociationConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per row of a co-occurrence block: the best partners (not itself), ranked."""
+    """Per row of a co-occurrence block: the best partners (not itself), ranked by score,
+    then the partner's plays, then its index."""
+    counts.sort_indices()  # equal keys stay in column order (stable sorts below)
     n_rows = counts.shape[0]
-    row_of = np.repeat(np.arange(n_rows), np.diff(counts.indptr))
-    cols = counts.indices
-    shared = counts.data.astype(np.int32)
+    row_of = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(counts.indptr))
+    cols = counts.indices.astype(np.int64)
+    shared = counts.data.astype(np.int64)
     keep = (cols != row_of + first_row) & (shared >= config.min_shared)
+    if config.method == "counts":  # most pairs share one session: drop them where they lose
+        keep &= shared >= _floors(row_of, shared, keep, n_rows, config.neighbours)[row_of]
     row_of, cols, shared = row_of[keep], cols[keep], shared[keep]
-    score = _score(config.method, shared, plays[row_of + first_row], plays[cols], sessions)
-    # Rank inside each row by score (ties: the partner's plays, then its index: stable).
-    tie = plays[cols] / (float(plays.max()) + 1.0) if config.method == "counts" else 0.0
-    order = np.lexsort((cols, -(score + tie), row_of))
+    if config.method == "counts":
+        # One integer key (row, then fewer-shared-last, then fewer-played-last): a stable
+        # sort of mostly ordered keys, several times faster than a three-key lexsort.
+        key = (
+            (row_of.astype(np.uint64) << np.uint64(42))
+            | ((FIELD - np.minimum(shared, FIELD)).astype(np.uint64) << np.uint64(21))
+            | (FIELD - np.minimum(plays[cols], FIELD)).astype(np.uint64)
+        )
+        order = np.argsort(key, kind="stable")
+        score = shared.astype(np.float64)
+    else:
+        score = _score(config.method, shared, plays[row_of + first_row], plays[cols], sessions)
+        order = np.lexsort((-score, row_of))
     row_of, cols, shared, score = row_of[order], cols[order], shared[order], score[order]
     starts = np.searchsorted(row_of, np.arange(n_rows))
     rank = np.arange(len(row_of)) - starts[row_of]
     top = rank < config.neighbours
     sizes = np.bincount(row_of[top], minlength=n_rows).astype(np.int64)
-    return sizes, cols[top].astype(np.int32), score[top].astype(np.float32), shared[top]
+    return (
+        sizes,
+        cols[top].astype(np.int32),
+        score[top].astype(np.float32),
+        shared[top].astype(np.int32),
+    )
+
+
+def _floors(
+    row_of: np.ndarray, shared: np.ndarray, keep: np.ndarray, n_rows: int, wanted: int
+) -> np.ndarray:
+    """Per row, the largest threshold t such that `wanted` partners share ≥ t sessions:
+    its best partners all do, so pairs sharing fewer never make the cut."""
+    floor = np.ones(n_rows, dtype=np.int64)
+    at = np.flatnonzero(keep)
+    for t in THRESHOLDS:
+        at = at[shared[at] >= t]
+        enough = np.bincount(row_of[at], minlength=n_rows) >= wanted
+        if not enough.any():
+            break
+        floor[enough] = t
+    return floor
 
 
 def _score(
