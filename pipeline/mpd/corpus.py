@@ -44,7 +44,7 @@ BASE62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs
 UNIT = ("acousticness", "danceability", "energy", "instrumentalness", "liveness")
 UNIT += ("speechiness", "valence")
 LENGTH_SIGMA = 0.8
-LENGTH_FILL = 1.0  # lengths are drawn a little long: repeats left after REDRAWS are dropped
+LENGTH_FILL = 1.05  # makes up for the clipping at 250 (as in synthetic.py)
 REDRAWS = 6  # a track drawn twice into a playlist is drawn again, this many times at most
 SOURCE = "corpus-generated"
 WORDS = [
@@ -325,12 +325,19 @@ class Corpus:
         tracks[is_repeat] = self._pick(
             start[is_repeat], end[is_repeat], rng.random(int(is_repeat.sum()))
         )
-        # a track already in the playlist is drawn again from the same range, a few times
+        # a track already in the playlist is drawn again: from the same range, then (an
+        # artist with too few tracks, a style too small) the main style's, then any track
         keep = self._first_occurrences(pid, tracks)
-        for _ in range(REDRAWS):
+        for attempt in range(REDRAWS):
             again = np.flatnonzero(~keep)
             if not len(again):
                 break
+            if attempt == REDRAWS // 3:
+                style = main[pid[again]]
+                start[again] = self.style_start[style]
+                end[again] = self.style_start[style] + self.style_size[style]
+            elif attempt == 2 * REDRAWS // 3:
+                start[again], end[again] = 0, len(self.rank)
             tracks[again] = self._pick(start[again], end[again], rng.random(len(again)))
             keep = self._first_occurrences(pid, tracks)
         return Block(
@@ -532,7 +539,7 @@ def spotify_ids(kind: str, index: np.ndarray) -> np.ndarray:
     an odd constant modulo 2^64 is a bijection, written as 11 base-62 digits, then 11
     more of a second mix so the ids look random."""
     mult = np.uint64(_MIX[kind])
-    x = np.asarray(index, dtype=np.uint64) * mult + np.uint64(0x632BE59BD9B4E019)
+    x = np.asarray(index, dtype=np.uint64) * mult + (mult ^ np.uint64(0x632BE59BD9B4E019))
     y = (x ^ (x >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
     digits = np.empty((len(x), 22), dtype=np.uint8)
     for part, value in ((0, x), (11, y)):
