@@ -128,6 +128,7 @@ def phase(
         watch.stop()
         return out
     config = _default_config()
+    out["module"] = _fingerprint(sys.modules["recommender.association"].__file__)
     watch.reset()
     profile = cProfile.Profile()
     started = time.perf_counter()
@@ -167,6 +168,13 @@ def _load_module(path: str) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules["recommender.association"] = module
     spec.loader.exec_module(module)
+
+
+def _fingerprint(path: str) -> str:
+    """Which association code was measured: its path and the start of its SHA-1."""
+    import hashlib
+
+    return f"{path} sha1:{hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]}"
 
 
 def _default_config():
@@ -277,8 +285,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--playlists", type=int, default=1_000_000)
     group.add_argument("--universe", type=int, default=2_500_000, help="tracks drawn from")
     group.add_argument("--corpus-seed", type=int, default=11)
-    group.add_argument("--baseline-share", type=float, default=0.1)
-    group.add_argument("--pandas-share", type=float, default=0.01)
+    group.add_argument("--baseline-share", type=float, default=0.02)
+    group.add_argument("--pandas-share", type=float, default=0.002)
     group.add_argument("--skip-baselines", action="store_true")
     group.add_argument("--profile-lines", type=int, default=25)
     group.add_argument(
