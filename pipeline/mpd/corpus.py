@@ -135,7 +135,7 @@ class CorpusConfig:
     global_share: float = 0.15  # mean share of a playlist's globally popular picks
     artist_repeat: float = 0.3  # share of picks that take another track of an artist in it
     tracks_per_artist: float = 7.6
-    tracks_per_album: float = 3.1
+    album_length: float = 4.5  # mean run of an artist's tracks per album: ~3.1 per album
 
     @property
     def style_count(self) -> int:
@@ -161,8 +161,8 @@ class CorpusConfig:
                 raise CorpusError(f"{name} must be between 0 and 1")
         if not 0 <= self.artist_repeat < 1:
             raise CorpusError("artist_repeat must be at least 0 and below 1")
-        if self.tracks_per_artist < 1 or self.tracks_per_album < 1:
-            raise CorpusError("tracks_per_artist and tracks_per_album must be at least 1")
+        if self.tracks_per_artist < 1 or self.album_length < 1:
+            raise CorpusError("tracks_per_artist and album_length must be at least 1")
 
 
 @dataclass
@@ -242,8 +242,9 @@ class Corpus:
         self.artist_start = np.searchsorted(self.track_artist, np.arange(artists))
         self.artist_end = np.append(self.artist_start[1:], c.tracks)
         self.artist_style = self.track_style[self.artist_start]
-        # albums: consecutive runs of an artist's tracks, 1 + Poisson tracks long
-        album_length = 1 + rng.poisson(c.tracks_per_album - 1, artists)
+        # albums: consecutive runs of an artist's tracks, 1 + Poisson tracks long (an artist's
+        # last album is cut short, so albums hold ~3.1 tracks on average, as in the MPD)
+        album_length = 1 + rng.poisson(c.album_length - 1, artists)
         position = np.arange(c.tracks) - self.artist_start[self.track_artist]
         run = position // album_length[self.track_artist]
         new_album = np.ones(c.tracks, dtype=bool)
