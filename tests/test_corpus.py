@@ -207,3 +207,45 @@ async def test_load_into_a_catalogue(db: Database) -> None:
     async with db.connection() as conn:
         assert await catalogue.counts(conn) == stored
     assert again.rows == report.rows
+
+
+def test_playing_together_is_learnable_beyond_popularity() -> None:
+    """Held-out playlists (a fifth), seeded with their first track: the tracks most often
+    played with the seed in the other playlists beat the bucket's most played ones by
+    2x or more (the issue measured 3.2x on real MPD playlists), which beat random tracks
+    of the bucket: the corpus has structure beyond popularity, as real playlists do."""
+    from scipy import sparse
+
+    config = CorpusConfig(tracks=100_000, playlists=10_000, seed=2)  # 200 styles
+    corpus = Corpus(config)
+    pid, tracks = corpus.entries()
+    rng = np.random.default_rng(1)
+    held = rng.random(config.playlists) < 0.2
+    train = ~held[pid]
+    x = sparse.csr_matrix(
+        (np.ones(int(train.sum()), np.float32), (pid[train], tracks[train])),
+        shape=(config.playlists, config.tracks),
+    )
+    xt = x.T.tocsr()
+    plays = np.asarray(x.sum(axis=0)).ravel()
+    bucket = corpus.style_primary[corpus.track_style]
+    by_plays = np.argsort(-plays, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(pid, minlength=config.playlists))])
+    hits = {"together": [], "popular": [], "random": []}
+    for p in np.flatnonzero(held)[:300]:
+        members = tracks[starts[p] : starts[p + 1]]
+        seed = int(members[0])
+        truth = set(members.tolist()) - {seed}
+        together = np.asarray(x[xt[seed].indices].sum(axis=0)).ravel()
+        together[seed] = 0
+        same = bucket == bucket[seed]
+        picks = {
+            "together": np.argsort(-together, kind="stable")[:10],
+            "popular": [t for t in by_plays[same[by_plays]][:11] if t != seed][:10],
+            "random": rng.choice(np.flatnonzero(same), 10),
+        }
+        for name, chosen in picks.items():
+            hits[name].append(len(truth & set(np.asarray(chosen).tolist())) / 10)
+    precision = {name: float(np.mean(v)) for name, v in hits.items()}
+    assert precision["together"] > 2 * precision["popular"]
+    assert precision["popular"] > 5 * precision["random"]
