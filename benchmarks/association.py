@@ -323,7 +323,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if full and "seconds" in base:
                 base["seconds_scaled_to_full"] = round(base["seconds"] * full / base["products"])
                 if "fit_seconds" in result["phase"]:
-                    base["fit_speedup_vs_scaled"] = round(
+                    base["scaled_baseline_over_fit"] = round(
                         base["seconds_scaled_to_full"] / max(result["phase"]["fit_seconds"], 0.1), 1
                     )
             result[f"baseline_{name}"] = base
