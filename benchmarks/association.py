@@ -245,6 +245,7 @@ def scipy_baseline(playlists: int, universe: int, seed: int, share: float) -> di
 
     sessions, tracks, count = sample_codes(playlists, universe, seed, share)
     watch = RssWatch()
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     x = sparse.csr_matrix(
         (np.ones(len(tracks), dtype=np.float32), (sessions, tracks)),
@@ -260,6 +261,7 @@ def scipy_baseline(playlists: int, universe: int, seed: int, share: float) -> di
         "products": products(np.bincount(sessions)),
         "nonzeros": int(co.nnz),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 1),
         "peak_rss_mb": mb(peak),
     }
 
@@ -270,6 +272,7 @@ def pandas_baseline(playlists: int, universe: int, seed: int, share: float) -> d
     sessions, tracks, count = sample_codes(playlists, universe, seed, share)
     frame = pd.DataFrame({"playlist_id": sessions, "track_id": tracks})
     watch = RssWatch()
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     pairs = frame.merge(frame, on="playlist_id")
     pairs = pairs[pairs["track_id_x"] != pairs["track_id_y"]]
@@ -283,6 +286,7 @@ def pandas_baseline(playlists: int, universe: int, seed: int, share: float) -> d
         "products": products(np.bincount(sessions)),
         "pairs": len(counted),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu, 1),
         "peak_rss_mb": mb(peak),
     }
 
