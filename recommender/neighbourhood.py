@@ -21,12 +21,17 @@ class SoundCursor:
         self.place = place
         self.model = placed.bundle.models[place.bucket]
         self.point = placed.near[place.bucket]
-        centers = self.model._arrays["centers"]
-        gaps = ((centers - placed.scaled[place.bucket][0]) ** 2).sum(axis=1)
+        gaps = ((self.model.centers - placed.scaled[place.bucket][0]) ** 2).sum(axis=1)
         others = [int(c) for c in np.argsort(gaps, kind="stable") if int(c) != place.cluster]
         self.clusters = [place.cluster, *others]
         self.taken: dict[int, set[int]] = {}
         self.current = 0
+
+    def take(self, cluster: int, position: int) -> float:
+        """Mark a position as proposed (by another route); its distance to the input."""
+        self.taken.setdefault(cluster, set()).add(position)
+        vector = self.model.cells[cluster].vectors[position]
+        return float(np.sqrt(((vector - self.point) ** 2).sum()))
 
     @property
     def exhausted(self) -> bool:

@@ -97,6 +97,11 @@ class BucketModel:
         a = self._arrays
         return (np.where(np.isnan(sound), a["median"], sound) - a["mean"]) / a["scale"]
 
+    @property
+    def centers(self) -> np.ndarray:
+        """The K-Means centres in the bucket's scaled sound space."""
+        return self._arrays["centers"]
+
     def predict_scaled(self, scaled: np.ndarray) -> np.ndarray:
         """The nearest K-Means centre of each scaled row."""
         centers = self._arrays["centers"]

@@ -95,12 +95,9 @@ def _fill(picker: Picker, cursor: SoundCursor) -> list[tuple[Placement, int, flo
         return steps
     place = cursor.place
     seen = {(p.cluster, position) for p, position, _ in steps}
-    cells = cursor.model.cells[place.cluster]
     for position in layout.top_played[place.bucket][place.cluster].tolist():
         if (place.cluster, position) not in seen:
-            gap = float(np.sqrt(((cells.vectors[position] - cursor.point) ** 2).sum()))
-            steps.append((place, position, gap))
-            cursor.taken.setdefault(place.cluster, set()).add(position)
+            steps.append((place, position, cursor.take(place.cluster, position)))
     plays = np.asarray(association.plays)
 
     def score(step: tuple[Placement, int, float]) -> tuple[float, int, int]:
