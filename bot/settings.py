@@ -171,9 +171,9 @@ class Settings(BaseSettings):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
-        if strategies.get(value) is None:
+        if value not in strategies.available():  # the registry's names, without loading it
             raise ValueError(
-                f"unknown strategy {value!r} (one of: {', '.join(strategies.names())})"
+                f"unknown strategy {value!r} (one of: {', '.join(strategies.available())})"
             )
         return value
 

@@ -85,6 +85,7 @@ def _primary_artist(world: World) -> dict[str, str]:
 
 def test_the_registry_drives_settings_cli_and_evaluation() -> None:
     names = strategies.names()
+    assert strategies.available() == names  # each module is named like its strategy
     assert names[0] == strategies.DEFAULT == "hybrid"
     assert {"cluster-nearest", "cluster-random"} <= set(names)
     assert all(strategies.described()[n] for n in names)  # every strategy has its help

@@ -20,7 +20,7 @@ TRACK_URL = "https://open.spotify.com/track/"
 DEMO_PREFIX = "0DEMO"  # generated demo ids: no Spotify link
 
 # The registered strategies as choices (typer lists an Enum's values in --help).
-StrategyName = Enum("StrategyName", {name: name for name in strategies.names()}, type=str)
+StrategyName = Enum("StrategyName", {name: name for name in strategies.available()}, type=str)
 
 Text = Annotated[
     str, typer.Argument(metavar="LINK-OR-QUERY", help="Spotify link, URI, id or a name.")

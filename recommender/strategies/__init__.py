@@ -4,7 +4,12 @@ A strategy proposes candidates for a placed track in rounds, best first and each
 wider than the last; `recommender.picking.Picker` does the rest (exclusions, variety,
 explanations). Settings validation, the command line's `--strategy` choices,
 `tunecluster evaluate` and the docs' table all read this registry, so adding a strategy
-is one module in this package (it registers itself on import) and its tests.
+is one module in this package, named like the strategy (`cluster_nearest.py` for
+`cluster-nearest`), which registers itself on import, and its tests.
+
+This package imports nothing heavy itself: `available()` lists the names from the module
+names (what the command line's help and the settings need), and the modules load on the
+first `get()`, `names()` or `described()`.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import importlib
 import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from recommender.picking import Pick, Picker, Round
+if TYPE_CHECKING:
+    from recommender.picking import Pick, Picker, Round
 
 DEFAULT = "hybrid"
 _REGISTRY: dict[str, Strategy] = {}
+_loaded = False
 
 
 class Strategy(ABC):
@@ -45,18 +53,35 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     return cls
 
 
+def available() -> tuple[str, ...]:
+    """The strategies' names from their modules' names, without importing them; the
+    default first."""
+    found = [m.name.replace("_", "-") for m in pkgutil.iter_modules(__path__)]
+    return _ordered(found)
+
+
 def get(name: str) -> Strategy | None:
+    _load()
     return _REGISTRY.get(name)
 
 
 def names() -> tuple[str, ...]:
     """Registered names, the default first."""
-    return tuple(sorted(_REGISTRY, key=lambda n: (n != DEFAULT, n)))
+    _load()
+    return _ordered(_REGISTRY)
 
 
 def described() -> dict[str, str]:
     return {name: _REGISTRY[name].help for name in names()}
 
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+def _ordered(found) -> tuple[str, ...]:
+    return tuple(sorted(found, key=lambda n: (n != DEFAULT, n)))
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{module.name}")
