@@ -28,6 +28,7 @@ from sql.schema import (
     playlist,
     playlist_track,
     track,
+    track_cluster,
 )
 from sql.upsert import chunked, upsert
 
@@ -353,3 +354,15 @@ async def counts(conn: AsyncConnection, tables: Iterable[str] | None = None) -> 
         table = metadata.tables[name]
         out[name] = int(await conn.scalar(select(func.count()).select_from(table)) or 0)
     return out
+
+
+async def example_track_name(conn: AsyncConnection, model_version: str) -> str | None:
+    """The name of the most popular track the model placed (a first thing to try)."""
+    query = (
+        select(track.c.name)
+        .select_from(track_cluster.join(track, track.c.track_id == track_cluster.c.track_id))
+        .where(track_cluster.c.model_version == model_version, track.c.name != "")
+        .order_by(track.c.popularity.desc(), track.c.track_id)
+        .limit(1)
+    )
+    return await conn.scalar(query)

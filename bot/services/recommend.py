@@ -20,6 +20,9 @@ from recommender.serving import Options, Recommendation, Recommender
 from sql import models
 from sql.database import Database
 
+# How many picks an answer holds by default, in Discord and on the command line alike.
+DEFAULT_PICKS = 3
+
 
 @dataclass(frozen=True)
 class RecommendSettings:
@@ -48,7 +51,7 @@ async def recommend(
     text: str,
     config: RecommendSettings,
     *,
-    n: int = 5,
+    n: int = DEFAULT_PICKS,
     strategy: str | None = None,
     bucket: str | None = None,
     guild_id: int | None = None,
