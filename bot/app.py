@@ -18,6 +18,7 @@ from bot.replies import send_error
 from bot.scheduler import BotScheduler, build_scheduler
 from bot.services.context import AppContext
 from bot.settings import Settings
+from pipeline import search
 
 log = logging.getLogger("tunecluster.bot")
 
@@ -72,6 +73,7 @@ class TuneclusterBot(commands.Bot):
             await self.load_extension(name)
         if self.serving:
             self.app = await AppContext.open(self.settings)
+            search.cache_for(self.app.db).warm(self.app.db)  # autocomplete's word index
             await self.sync_dev_guild()
             self.scheduler = build_scheduler(self)
             if self.scheduler is not None:

@@ -366,3 +366,26 @@ async def example_track_name(conn: AsyncConnection, model_version: str) -> str |
         .limit(1)
     )
     return await conn.scalar(query)
+
+
+async def search_titles(conn: AsyncConnection) -> list[tuple[str, str, int | None]]:
+    """Every track's (id, name_norm, popularity), read in partitions (the search index)."""
+    query = select(track.c.track_id, track.c.name_norm, track.c.popularity)
+    out: list[tuple[str, str, int | None]] = []
+    result = await conn.stream(query)
+    async for part in result.partitions(50_000):
+        out.extend((row[0], row[1], row[2]) for row in part)
+    return out
+
+
+async def search_artist_names(conn: AsyncConnection) -> dict[str, list[str]]:
+    """Each track's artists' name_norm (the search index)."""
+    query = select(artist_track.c.track_id, artist.c.name_norm).join(
+        artist, artist.c.artist_id == artist_track.c.artist_id
+    )
+    out: dict[str, list[str]] = {}
+    result = await conn.stream(query)
+    async for part in result.partitions(50_000):
+        for track_id, name in part:
+            out.setdefault(track_id, []).append(name)
+    return out
