@@ -389,3 +389,8 @@ async def search_artist_names(conn: AsyncConnection) -> dict[str, list[str]]:
         for track_id, name in part:
             out.setdefault(track_id, []).append(name)
     return out
+
+
+async def is_empty(conn: AsyncConnection) -> bool:
+    """No track at all (one index probe, not a count)."""
+    return await conn.scalar(select(track.c.track_id).limit(1)) is None

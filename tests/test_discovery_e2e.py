@@ -243,7 +243,7 @@ async def test_a_scheduled_post_arrives_at_its_time(world: World) -> None:
     genres = [_fields(e)["Genre"] for e in message["embeds"]]
     assert genres == ["rock", "pop"]
     assert all(e["url"].startswith("https://open.spotify.com/track/") for e in message["embeds"])
-    assert all("A random" in _fields(e)["Why"] for e in message["embeds"])
+    assert all("similar-sounding" in _fields(e)["Why"] for e in message["embeds"])
     buttons = [c for row in message["components"] for c in row["components"]]
     assert len(buttons) == 2 and all(b["style"] == 5 for b in buttons)
     world.posted += _tracks(message)
