@@ -388,7 +388,10 @@ async def test_a_failing_retrain_keeps_the_old_model_and_shows_in_status(world: 
     assert re.search(r"retrain: failed at .* UTC — genre map file .* is not valid TOML", lines)
     ix = await world.emu.send_command("recommend", {"track": world.first_track}, user=LISTENER)
     await ix.wait_done(timeout=20)
-    assert _answer(ix)["embeds"][0]["footer"]["text"].startswith(f"model {serving}")
+    assert len(_answer(ix)["embeds"]) > 1  # the old model still answers members
+    ix = await world.emu.send_command("status", user=ADMIN)  # model ids: /status only
+    await ix.wait_done(timeout=10)
+    assert serving in _fields(_answer(ix)["embeds"][0])["Model"]
 
     # fixed: the next period retrains, reports to the log channel; then nothing to do
     served = asyncio.create_task(
