@@ -204,18 +204,13 @@ def cache_for(db: Database) -> SearchCache:
 
 
 async def find(db: Database, text: str, limit: int = 25) -> list[dict]:
-    """Tracks for `text`: the catalogue's prefix seek when it fills the answer, else the
-    word index (typos, words anywhere); described with artists, album and year."""
-    async with db.connection() as conn:
-        rows = await catalogue.search(conn, text, limit=limit)
-    if len(rows) >= limit:
-        return rows
+    """Tracks for `text`, best first, described with artists, album and year: the word
+    index's ranking (all words, then how well, then popularity); the catalogue's prefix
+    seek when the index finds nothing (a name that is all punctuation, say)."""
     index = await cache_for(db).get(db)
     ids = index.search(text, limit=limit)
-    known = {row["track_id"] for row in rows}
-    ids = [tid for tid in ids if tid not in known][: limit - len(rows)]
-    if not ids:
-        return rows
     async with db.connection() as conn:
+        if not ids:
+            return await catalogue.search(conn, text, limit=limit)
         described = {r["track_id"]: r for r in await catalogue.describe_tracks(conn, ids)}
-    return rows + [described[tid] for tid in ids if tid in described]
+    return [described[tid] for tid in ids if tid in described]

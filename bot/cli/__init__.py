@@ -129,7 +129,9 @@ def main() -> None:
     """Entry point: expected failures print one line on stderr and exit 1."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
+        status = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
+        if isinstance(status, int) and status:
+            sys.exit(status)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
