@@ -5,7 +5,6 @@ on a first start without a development guild, the invite link in the log."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from pathlib import Path
@@ -41,15 +40,6 @@ GUILD = GuildSpec(
     members=[LISTENER, MemberSpec(ADMIN, roles=[ADMIN_ROLE.id])],
 )
 TEEN_SPIRIT = "Smells Like Teen Spirit"
-
-
-async def _until(condition, timeout: float = 60.0) -> None:
-    """Wait for a condition (never a fixed sleep)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not condition():
-        assert loop.time() < end, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def _answer(emu: DiscordEmulator, command: str, options: dict, user=LISTENER) -> dict:
@@ -102,7 +92,9 @@ async def test_five_picks_five_artists_and_a_plain_why(trained) -> None:
             assert "→" not in why and "#" not in why and not re.search(r"\d\.\d", why)
 
         # autocomplete: the word index is built in the background at start
-        await _until(lambda: search.cache_for(bot.context.db).ready)
+        cache = search.cache_for(bot.context.db)
+        await cache.get(bot.context.db)  # joins the build started at start
+        assert cache.ready
         ix = await emu.send_autocomplete(
             "recommend", {"track": "teen spirit"}, focused="track", user=LISTENER
         )
