@@ -114,3 +114,23 @@ def test_a_missing_extra_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -
         extras.load("surely_not_installed_module.sub")
     with pytest.raises(ModuleNotFoundError):  # not an extra's: a real failure
         extras.load("another_module_that_is_not_there")
+
+
+def test_enrich_types_named_in_the_cli_are_the_pipelines() -> None:
+    from bot.cli import enrich as cli
+    from pipeline.enrichment import TYPES
+
+    assert cli.TYPES == TYPES
+
+
+def test_help_loads_no_database_http_or_settings_library(tmp_path: Path) -> None:
+    code = (
+        "import sys, runpy; sys.argv = ['tunecluster', '--help']\n"
+        "try:\n    runpy.run_module('bot', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('LOADED:' + ' '.join(m for m in ('aiohttp', 'alembic', 'discord', 'pandas',"
+        " 'pooch', 'pydantic_settings') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "LOADED:"

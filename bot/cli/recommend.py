@@ -6,16 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
-from bot.settings import Settings
 from recommender import strategies
 from recommender.taxonomy import display
-from sql.database import Database
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from sql.database import Database
 
 TRACK_URL = "https://open.spotify.com/track/"
 DEMO_PREFIX = "0DEMO"  # generated demo ids: no Spotify link
