@@ -3,8 +3,8 @@ each as a ratio to `python -c "import <the libraries it needs>"` timed in the sa
 (interleaved rounds, so machine noise hits both). Target: ≤ 1.5× each.
 
 What each command needs, and so its baseline imports:
-- `--help`: typer and rich (parsing and drawing the help);
-- `recommend ID`: those, plus the settings (pydantic-settings), the database
+- `--help`: typer and its rich help formatter (parsing and drawing the help);
+- `recommend ID`: typer and rich's tables, plus the settings (pydantic-settings), the database
   (SQLAlchemy + aiosqlite), the model (numpy, scikit-learn's KMeans, joblib) and the
   search (rapidfuzz).
 
@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "cold_start.json"
 
-HELP_LIBS = "typer, rich"
+HELP_LIBS = "typer.main, typer.rich_utils, rich.console"
 RECOMMEND_LIBS = (
-    "typer, rich, pydantic_settings, sqlalchemy.ext.asyncio, aiosqlite, numpy, "
-    "sklearn.cluster, joblib, rapidfuzz"
+    "typer.main, rich.console, rich.table, pydantic_settings, sqlalchemy.ext.asyncio, "
+    "aiosqlite, numpy, sklearn.cluster, joblib, rapidfuzz"
 )
 
 
