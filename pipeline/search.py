@@ -36,6 +36,8 @@ EXACT, PREFIX, TYPO = 3.0, 2.0, 1.0
 MAX_PREFIX_WORDS = 400  # vocabulary words a short prefix may expand to
 MAX_TYPO_WORDS = 12
 RECHECK_SECONDS = 60.0  # how often a cached index checks whether the catalogue changed
+# Largest catalogue whose index a command line run builds before answering (~3 s).
+INLINE_BUILD_MAX = 200_000
 
 
 def words(text: str) -> list[str]:
@@ -220,8 +222,20 @@ def cache_for(db: Database) -> SearchCache:
 async def find(db: Database, text: str, limit: int = 25) -> list[dict]:
     """Tracks for `text`, best first, described with artists, album and year: the word
     index's ranking (all words, then how well, then popularity); the catalogue's prefix
-    seek when the index finds nothing (a name that is all punctuation, say)."""
-    index = await cache_for(db).get(db)
+    seek when the index finds nothing (a name that is all punctuation, say).
+
+    A process without a built index (a command line run) builds one on the spot only
+    for a catalogue of at most INLINE_BUILD_MAX tracks; a larger one answers from the
+    prefix seek when that finds anything, and builds the index only for what it misses
+    (the bot builds its index at start, in the background)."""
+    cache = cache_for(db)
+    if not cache.ready:
+        async with db.connection() as conn:
+            large = (await catalogue.counts(conn, ["track"]))["track"] > INLINE_BUILD_MAX
+            rows = await catalogue.search(conn, text, limit=limit) if large else []
+        if rows:
+            return rows
+    index = await cache.get(db)
     ids = index.search(text, limit=limit)
     async with db.connection() as conn:
         if not ids:

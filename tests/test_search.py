@@ -90,3 +90,16 @@ def test_typo_budget_and_short_words() -> None:
     assert search.typo_budget("abc") == 0
     assert search.typo_budget("spirt") == 1
     assert search.typo_budget("rhapsodyy") == 2
+
+
+async def test_a_large_catalogue_without_an_index_answers_from_the_prefix_seek(
+    db: Database, monkeypatch
+) -> None:
+    await _fill(db)
+    monkeypatch.setattr(search, "INLINE_BUILD_MAX", 3)  # "large": more than 3 tracks
+    rows = await search.find(db, "take on", limit=5)  # the prefix seek finds it
+    assert [r["track_id"] for r in rows] == ["2takeOnMe000000000000a"]
+    assert not search.cache_for(db).ready  # no index was built for it
+    rows = await search.find(db, "nirvna come", limit=5)  # the prefix seek cannot
+    assert rows[0]["track_id"] == "5ghIJDpPoe3CfHMGu71E6T"
+    assert search.cache_for(db).ready
