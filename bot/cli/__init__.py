@@ -139,7 +139,11 @@ def main() -> None:
         sys.exit(130)
     except typer.TyperException as error:  # a usage error: bad option, unknown command
         err_console.print(
-            f"error: {usage_message(error)}", style="red", highlight=False, soft_wrap=True
+            f"error: {usage_message(error)}",
+            style="red",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
         sys.exit(getattr(error, "exit_code", 2))
     except TuneclusterError as error:
@@ -194,5 +198,7 @@ def _plain(message: str) -> str:
 def _fail(message: str, debug: bool) -> None:
     if debug:
         logging.getLogger("tunecluster").exception(message)
-    err_console.print(f"error: {message}", style="red", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"error: {message}", style="red", highlight=False, soft_wrap=True, markup=False
+    )
     sys.exit(1)

@@ -139,7 +139,7 @@ def _render_many(results: list[dict[str, Any]]) -> None:
     for r in results:
         console.rule(r["input"])
         if "error" in r:
-            console.print(f"error: {r['error']}", style="red", highlight=False)
+            console.print(f"error: {r['error']}", style="red", highlight=False, markup=False)
         else:
             _render_recommendation(r)
 
