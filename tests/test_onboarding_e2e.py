@@ -174,3 +174,51 @@ def test_invite_link_asks_for_exactly_what_the_bot_needs() -> None:
     assert "scope=bot+applications.commands" in link
     assert f"permissions={PERMISSIONS.value}" in link
     assert PERMISSIONS.value == (1 << 10) | (1 << 11) | (1 << 14)
+
+
+async def test_discovery_set_warns_about_genres_without_a_model(trained, tmp_path: Path) -> None:
+    import shutil
+
+    import discord
+    from sqlalchemy import delete
+
+    from sql import discovery as reads
+    from sql import models
+    from sql.schema import cluster, track_cluster
+
+    source, models_dir, _ = trained
+    copy = tmp_path / "copy.db"
+    shutil.copy(source.removeprefix("sqlite+aiosqlite:///"), copy)
+    url = f"sqlite+aiosqlite:///{copy}"
+    db = Database(url)
+    async with db.transaction() as conn:  # the model has nothing for jazz any more
+        for table in (track_cluster, cluster):
+            await conn.execute(delete(table).where(table.c.bucket == "jazz"))
+    await db.dispose()
+    async with (
+        DiscordEmulator(guilds=[GUILD]) as emu,
+        running_bot(
+            emu, database_url=url, models_dir=models_dir, dev_guild_id=GUILD.id, run_jobs=False
+        ) as bot,
+    ):
+        async with bot.context.db.connection() as conn:
+            sizes = await reads.cluster_sizes(conn, await models.active_version(conn))
+        modelled = next(b for b in sizes if sizes[b])
+        missing = "jazz"
+        assert not sizes.get(missing)
+        channel = GUILD.channels[0]
+        data = {**channel.payload(GUILD.id), "permissions": str(discord.Permissions.all().value)}
+        options = {
+            "channel": str(channel.id),
+            "every": "daily",
+            "at": "18:30",
+            "buckets": f"{modelled}, {missing}",
+        }
+        ix = await emu.send_command(
+            "discovery set", options, user=ADMIN, resolved={"channels": {str(channel.id): data}}
+        )
+        await ix.wait_done(timeout=20)
+        answer = ix.followups[0]["content"]
+        assert answer.startswith("Discovery posts set")
+        assert f"no music model for {missing} yet" in answer
+        assert modelled not in answer.split("no music model for")[1]
