@@ -18,8 +18,21 @@ from bot.replies import send_error
 from bot.scheduler import BotScheduler, build_scheduler
 from bot.services.context import AppContext
 from bot.settings import Settings
+from pipeline import search
 
 log = logging.getLogger("tunecluster.bot")
+
+# What the bot needs and why (docs/discord.md): View Channel and Send Messages to post
+# discovery messages in the channel a server picks, Embed Links because every answer is
+# an embed. Slash-command answers need no channel permission; no privileged intents.
+PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+SCOPES = ("bot", "applications.commands")
+
+
+def invite_url(application_id: int) -> str:
+    """The link a server owner opens to add the bot, with exactly the permissions above."""
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
 
 COGS = (
     "bot.cogs.recommend",
@@ -72,7 +85,11 @@ class TuneclusterBot(commands.Bot):
             await self.load_extension(name)
         if self.serving:
             self.app = await AppContext.open(self.settings)
+            search.cache_for(self.app.db).warm(self.app.db)  # autocomplete's word index
+            if self.application_id is not None:
+                log.info("invite link: %s", invite_url(self.application_id))
             await self.sync_dev_guild()
+            await self.register_if_unregistered()
             self.scheduler = build_scheduler(self)
             if self.scheduler is not None:
                 await self.scheduler.start()
@@ -86,6 +103,31 @@ class TuneclusterBot(commands.Bot):
         self.tree.copy_global_to(guild=guild)
         synced = await self.tree.sync(guild=guild)
         log.info("synced %d commands to the development guild %s", len(synced), guild_id)
+
+    async def register_if_unregistered(self) -> None:
+        """Without a development guild, a first start would leave every server with no
+        commands: when Discord holds none for this application, register them globally
+        once (later changes stay a deliberate `tunecluster sync-commands`)."""
+        if self.settings.dev_guild_id is not None:
+            return
+        try:
+            registered = await self.tree.fetch_commands()
+            if registered:
+                return
+            synced = await self.tree.sync()
+        except discord.HTTPException as error:
+            log.warning(
+                "could not check or register the slash commands (%s): run "
+                "`tunecluster sync-commands` once, or set TUNECLUSTER_DEV_GUILD_ID",
+                error,
+            )
+            return
+        log.warning(
+            "Discord held no slash commands for this bot: registered %d globally. They can "
+            "take up to an hour to show in servers; set TUNECLUSTER_DEV_GUILD_ID to a "
+            "server's id to have them there at once (docs/discord.md)",
+            len(synced),
+        )
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d guilds", self.user, len(self.guilds))

@@ -22,8 +22,8 @@ BUTTON_LABEL = 80
 def _why(pick: DiscoveryPick, days: float) -> str:
     fresh = f", not shown in this server for {days:g} days" if days > 0 else ""
     return (
-        f"A random {display(pick.bucket)} track (cluster #{pick.cluster} of "
-        f"{pick.bucket_size:,} tracks){fresh}"
+        f"A {display(pick.bucket)} track from a group of {pick.cluster_size:,} "
+        f"similar-sounding ones{fresh}"
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import discord
 
+from bot import why as reasons
 from bot.services.cards import PROFILE_FEATURES, TrackCard
 from recommender.serving import Pick, Recommendation
 from recommender.taxonomy import display
@@ -21,18 +22,9 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def why(pick: Pick) -> str:
-    """One line on why this pick: the strongest shared features, with both values."""
-    parts = [
-        f"{item['feature']} {item['input']:.2f} → {item['pick']:.2f}"
-        for item in pick.similar
-        if item.get("input") is not None and item.get("pick") is not None
-    ][:3]
-    closeness = f"distance {pick.distance:.2f}" if pick.distance == pick.distance else ""
-    tail = "; ".join(parts)
-    return f"Same {display(pick.bucket)} cluster #{pick.cluster}" + (
-        f" — {tail}" if tail else f" — {closeness}" if closeness else ""
-    )
+def why(pick: Pick, seed_name: str = "your track") -> str:
+    """The member-readable reason (bot.why); numbers stay in /genres and /status."""
+    return reasons.why(pick, seed_name)
 
 
 def track_line(card: TrackCard) -> str:
@@ -52,18 +44,14 @@ def input_embed(result: Recommendation, card: TrackCard | None) -> discord.Embed
         colour=MUTED,
         url=card.url if card else None,
     )
-    placed = ", ".join(
-        f"{display(p.bucket)} (cluster #{p.cluster}, {p.cluster_size:,} tracks)"
-        for p in result.placements
-    )
-    embed.add_field(name="Filed under", value=_clip(placed or "—", 1024), inline=False)
+    placed = reasons.filed_under([p.bucket for p in result.placements])
+    embed.add_field(name="Filed under", value=_clip(placed, 1024), inline=False)
     if card and card.image_url:
         embed.set_thumbnail(url=card.image_url)
-    embed.set_footer(text=f"model {result.version} · {result.strategy}")
     return embed
 
 
-def pick_embed(pick: Pick, card: TrackCard | None) -> discord.Embed:
+def pick_embed(pick: Pick, card: TrackCard | None, seed_name: str = "your track") -> discord.Embed:
     artists = card.artists if card else pick.artists
     embed = discord.Embed(
         title=_clip(pick.name, 256),
@@ -76,7 +64,7 @@ def pick_embed(pick: Pick, card: TrackCard | None) -> discord.Embed:
     if card and card.year:
         embed.add_field(name="Year", value=str(card.year), inline=True)
     embed.add_field(name="Genre", value=display(pick.bucket), inline=True)
-    embed.add_field(name="Why", value=_clip(why(pick), 1024), inline=False)
+    embed.add_field(name="Why", value=_clip(why(pick, seed_name), 1024), inline=False)
     if card and card.image_url:
         embed.set_thumbnail(url=card.image_url)
     return embed
@@ -90,7 +78,7 @@ def recommendation_message(
     view = discord.ui.View(timeout=None)
     for pick in result.picks:
         card = cards.get(pick.track_id)
-        embeds.append(pick_embed(pick, card))
+        embeds.append(pick_embed(pick, card, result.track.name))
         if card and card.url:
             view.add_item(discord.ui.Button(label=_clip(f"▶ {pick.name}", 80), url=card.url))
     return embeds, view

@@ -1,6 +1,9 @@
-"""The feature-profile picture: the input track against the picks, one line per track.
+"""The feature-profile picture: how the input track and each pick sound, one row per
+feature with its full name, drawn for Discord's dark theme at the size Discord shows.
 
-Rendered with matplotlib's Agg backend (no screen) off the event loop by the caller.
+Each row is a scale from 0 to 1: the input track is a wide bar, each pick a coloured
+dot on it, so unrelated features are never joined by lines. Rendered with matplotlib's
+Agg backend (no screen, the optional `plot` extra) off the event loop by the caller.
 """
 
 from __future__ import annotations
@@ -11,30 +14,89 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from bot.services.cards import PROFILE_FEATURES as FEATURES
 from bot.services.cards import TrackCard
 
+BACKGROUND = "#313338"  # Discord's dark theme behind a message
+TEXT = "#f2f3f5"
+GRID = "#4e5058"
+SEED = "#5865f2"  # Discord blurple
+PICKS = ("#57f287", "#fee75c", "#eb459e", "#ed4245", "#ffffff")
+LABELS = {
+    "danceability": "Danceability",
+    "energy": "Energy",
+    "valence": "Mood (happy)",
+    "acousticness": "Acoustic",
+    "speechiness": "Spoken words",
+    "instrumentalness": "Instrumental",
+    "liveness": "Live feel",
+}
+WIDTH, HEIGHT, DPI = 8.0, 5.0, 100  # 800 × 500 px: readable when Discord scales it down
+NAME_LENGTH = 30
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= NAME_LENGTH else text[: NAME_LENGTH - 1] + "…"
+
 
 def render_profile(seed: TrackCard, picks: Sequence[TrackCard]) -> bytes:
-    """A PNG comparing the 0–1 features of the seed (thick) and each pick."""
-    figure, axes = plt.subplots(figsize=(8, 4), dpi=100)
-    positions = range(len(FEATURES))
-    for card, style in [(seed, {"linewidth": 3, "color": "black"})] + [
-        (pick, {"linewidth": 1.5, "alpha": 0.8}) for pick in picks
-    ]:
-        values = [card.features.get(name, float("nan")) for name in FEATURES]
-        label = card.name if len(card.name) <= 32 else card.name[:31] + "…"
-        axes.plot(positions, values, marker="o", label=label, **style)
-    axes.set_xticks(list(positions), [name.replace("ness", "") for name in FEATURES], rotation=20)
-    axes.set_ylim(0, 1)
-    axes.set_ylabel("value (0–1, Spotify audio features)")
-    axes.set_title(f"Sound of “{seed.name[:40]}” and the picks")
-    axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
-    figure.tight_layout()
+    """A PNG of the 0–1 features of the seed (bars) and each pick (dots)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
+    profile_figure(seed, picks).savefig(buffer, format="png", facecolor=BACKGROUND)
     return buffer.getvalue()
+
+
+def profile_figure(seed: TrackCard, picks: Sequence[TrackCard]) -> Figure:
+    """The figure behind `render_profile` (tests read its texts)."""
+    figure = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI, facecolor=BACKGROUND)
+    axes = figure.add_axes((0.22, 0.25, 0.74, 0.62), facecolor=BACKGROUND)
+    rows = list(range(len(FEATURES)))[::-1]  # the first feature on top
+    seed_values = [seed.features.get(name, 0.0) for name in FEATURES]
+    axes.barh(rows, seed_values, height=0.62, color=SEED, alpha=0.85, label=_short(seed.name))
+    shown = list(picks)[: len(PICKS)]
+    for i, (card, colour) in enumerate(zip(shown, PICKS, strict=False)):
+        offset = (i - (len(shown) - 1) / 2) * 0.1
+        xs = [card.features.get(name) for name in FEATURES]
+        points = [(x, y + offset) for x, y in zip(xs, rows, strict=True) if x is not None]
+        if points:
+            axes.scatter(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                s=70,
+                color=colour,
+                edgecolors=BACKGROUND,
+                linewidths=1.2,
+                zorder=3,
+                label=_short(card.name),
+            )
+    axes.set_yticks(rows, [LABELS.get(name, name) for name in FEATURES])
+    axes.set_xlim(0, 1)
+    axes.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0", "", "half", "", "1"])
+    axes.tick_params(colors=TEXT, labelsize=13, length=0)
+    axes.grid(axis="x", color=GRID, linewidth=0.8)
+    axes.set_axisbelow(True)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    figure.suptitle(
+        f"How “{_short(seed.name)}” and the picks sound", color=TEXT, fontsize=16, y=0.96
+    )
+    handles, names = axes.get_legend_handles_labels()
+    first = names.index(_short(seed.name))  # the input track leads the legend
+    order = [first] + [i for i in range(len(names)) if i != first]
+    legend = axes.legend(
+        [handles[i] for i in order],
+        [names[i] for i in order],
+        markerscale=1.3,
+        loc="upper center",
+        bbox_to_anchor=(0.38, -0.08),
+        ncol=2,
+        fontsize=12,
+        frameon=False,
+        labelcolor=TEXT,
+        handletextpad=0.4,
+        columnspacing=1.2,
+    )
+    legend.set_in_layout(False)
+    return figure

@@ -18,29 +18,82 @@ from sql.errors import DatabaseUnavailable, TuneclusterError
 log = logging.getLogger("tunecluster.bot")
 
 UNAVAILABLE = "The music catalogue is unavailable right now. Please try again in a minute."
+NOT_SET_UP = (
+    "The bot isn't fully set up yet, so it can't answer that. A server admin can check /status."
+)
+# What a member reads for states an operator has to fix; the operator's own words (the
+# error's message, e.g. "run `tunecluster train`") go to the log and to administrators.
+MEMBER_WORDS: dict[str, str] = {
+    "CatalogueEmpty": (
+        "There's no music in the catalogue yet, so there's nothing to recommend. "
+        "A server admin can check /status."
+    ),
+    "NoActiveModel": (
+        "Recommendations aren't ready yet: the bot hasn't learned its music model. "
+        "A server admin can check /status."
+    ),
+    "NoFeatures": (
+        "I don't know how that track sounds yet, so I can't find similar ones. Try another track."
+    ),
+    "SpotifyNotConfigured": (
+        "That track isn't in the catalogue, and this bot can't look tracks up on Spotify. "
+        "Try another track, or its name."
+    ),
+}
+NO_GENRE = "I don't know that track's genre yet, so I can't find similar ones. Try another track."
 UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
 MAX_LENGTH = 300
 
 
-def message_for(error: BaseException) -> str:
-    """The one line a member sees for `error`."""
+def message_for(error: BaseException, *, operator: bool = False) -> str:
+    """The one line a member sees for `error`; an operator (a server administrator) also
+    gets the operator's words for what to do."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    member = _member_words(error)
+    if member is not None:
+        return f"{member} (for admins: {_first_line(error)})" if operator else member
     if isinstance(error, DatabaseUnavailable):
         return UNAVAILABLE  # the host and port are for the log, not for members
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down a little: try again in {error.retry_after:.0f} s."
     if isinstance(error, app_commands.CheckFailure | TuneclusterError):
-        text = str(error).strip() or "You can't do that here."
-        return text.splitlines()[0][:MAX_LENGTH]
+        return _first_line(error) or "You can't do that here."
     return UNEXPECTED
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:MAX_LENGTH] if text else ""
+
+
+def _member_words(error: BaseException) -> str | None:
+    """Member words for states only an operator can fix; None: the message already is."""
+    if not isinstance(error, TuneclusterError):
+        return None
+    for cls in type(error).__mro__:
+        if cls.__name__ in MEMBER_WORDS:
+            return MEMBER_WORDS[cls.__name__]
+    text = str(error)
+    if type(error).__name__ == "NoBucket" and ("no genre" in text or "no trained model" in text):
+        return NO_GENRE
+    if "`tunecluster " in text or "(run tunecluster" in text:
+        return NOT_SET_UP  # a command to run is for the operator
+    return None
+
+
+def _is_operator(interaction: discord.Interaction) -> bool:
+    permissions = getattr(interaction, "permissions", None)
+    return bool(permissions and (permissions.administrator or permissions.manage_guild))
 
 
 async def send_error(interaction: discord.Interaction, error: BaseException) -> None:
     """Answer with the ephemeral line, whether or not the interaction was deferred."""
-    text = message_for(error)
+    text = message_for(error, operator=_is_operator(interaction))
     original = getattr(error, "original", error)
-    if text in (UNEXPECTED, UNAVAILABLE):
+    if _member_words(original) is not None:
+        log.warning("command %s: %s", _command_name(interaction), _first_line(original))
+    elif text in (UNEXPECTED, UNAVAILABLE):
         log.error("command %s failed", _command_name(interaction), exc_info=original)
     else:
         log.info("command %s refused: %s", _command_name(interaction), text)

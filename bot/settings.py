@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, repr=False)
     models_dir: Path = Path("models")
     models_keep: int = Field(3, ge=1, description="trained bundles kept on disk")
+    # `tunecluster setup`: where downloads are cached (default: the user's cache directory)
+    # and a mirror serving every dataset as URL/<dataset>/<file name> (air-gapped installs)
+    datasets_cache_dir: Path | None = None
+    datasets_mirror: str | None = None
 
     # Discord
     discord_token: SecretStr | None = None

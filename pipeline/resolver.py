@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from sqlalchemy import select
 
-from pipeline import links
+from pipeline import links, search
 from pipeline.links import FreeText, LinkError, ShortLink, SpotifyRef
 from pipeline.spotify.errors import SpotifyNotConfigured
 from sql import catalogue, enrichment_state
@@ -231,8 +231,7 @@ async def _playlist(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resoluti
 
 
 async def _search(db: Database, text: str, spotify, limit: int) -> Resolution:
-    async with db.connection() as conn:
-        rows = await catalogue.search(conn, text, limit=limit)
+    rows = await search.find(db, text, limit=limit)  # prefix seek, then words and typos
     if rows:
         return Resolution("query", text, track_ids=[r["track_id"] for r in rows])
     if spotify is None:

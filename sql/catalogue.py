@@ -28,6 +28,7 @@ from sql.schema import (
     playlist,
     playlist_track,
     track,
+    track_cluster,
 )
 from sql.upsert import chunked, upsert
 
@@ -353,3 +354,43 @@ async def counts(conn: AsyncConnection, tables: Iterable[str] | None = None) -> 
         table = metadata.tables[name]
         out[name] = int(await conn.scalar(select(func.count()).select_from(table)) or 0)
     return out
+
+
+async def example_track_name(conn: AsyncConnection, model_version: str) -> str | None:
+    """The name of the most popular track the model placed (a first thing to try)."""
+    query = (
+        select(track.c.name)
+        .select_from(track_cluster.join(track, track.c.track_id == track_cluster.c.track_id))
+        .where(track_cluster.c.model_version == model_version, track.c.name != "")
+        .order_by(track.c.popularity.desc(), track.c.track_id)
+        .limit(1)
+    )
+    return await conn.scalar(query)
+
+
+async def search_titles(conn: AsyncConnection) -> list[tuple[str, str, int | None]]:
+    """Every track's (id, name_norm, popularity), read in partitions (the search index)."""
+    query = select(track.c.track_id, track.c.name_norm, track.c.popularity)
+    out: list[tuple[str, str, int | None]] = []
+    result = await conn.stream(query)
+    async for part in result.partitions(50_000):
+        out.extend((row[0], row[1], row[2]) for row in part)
+    return out
+
+
+async def search_artist_names(conn: AsyncConnection) -> dict[str, list[str]]:
+    """Each track's artists' name_norm (the search index)."""
+    query = select(artist_track.c.track_id, artist.c.name_norm).join(
+        artist, artist.c.artist_id == artist_track.c.artist_id
+    )
+    out: dict[str, list[str]] = {}
+    result = await conn.stream(query)
+    async for part in result.partitions(50_000):
+        for track_id, name in part:
+            out.setdefault(track_id, []).append(name)
+    return out
+
+
+async def is_empty(conn: AsyncConnection) -> bool:
+    """No track at all (one index probe, not a count)."""
+    return await conn.scalar(select(track.c.track_id).limit(1)) is None

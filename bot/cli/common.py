@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,10 +21,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bot.settings import Settings, load_settings
-from sql.database import Database
 from sql.errors import TuneclusterError
-from sql.migrate import head_revision, schema_revision
+
+if TYPE_CHECKING:  # the settings, SQLAlchemy and Alembic load only in commands that use them
+    from bot.settings import Settings
+    from sql.database import Database
 
 T = TypeVar("T")
 
@@ -35,6 +36,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON
 
 
 def settings() -> Settings:
+    from bot.settings import load_settings
+
     return load_settings()
 
 
@@ -48,6 +51,9 @@ async def open_database(
     config: Settings, *, require_schema: bool = True
 ) -> AsyncIterator[Database]:
     """The configured database, checked reachable and (by default) initialised."""
+    from sql.database import Database
+    from sql.migrate import head_revision, schema_revision
+
     db = Database(config.database_url)
     try:
         if require_schema:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from bot.cli.common import JsonFlag, emit, run, settings
-from sql.database import Database
-from sql.migrate import InitResult, init_schema
 
 app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_help=True)
 
@@ -14,11 +12,14 @@ app = typer.Typer(help="Create and upgrade the database schema.", no_args_is_hel
 @app.command("init")
 def init(as_json: JsonFlag = False) -> None:
     """Create the database (MySQL) and apply every migration; safe to rerun."""
+    from sql.database import Database
+    from sql.migrate import init_schema
+
     config = settings()
 
     async def body() -> dict:
         async with Database(config.database_url) as db:
-            result: InitResult = await init_schema(db)
+            result = await init_schema(db)
             return {
                 "engine": db.dialect,
                 "location": db.location,

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
-from bot.settings import Settings
-from sql import guilds
 from sql.errors import TuneclusterError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 if TYPE_CHECKING:  # discord.py and the bot load only when a post is sent
     import discord
@@ -67,6 +68,7 @@ def post_command(
     from bot.discovery_messages import deliverer
     from bot.services import discovery as service
     from bot.services.jobs import holder_id
+    from sql import guilds
 
     async def body() -> list[dict[str, Any]]:
         async with open_database(config) as db, rest_client(config) as client:

@@ -9,9 +9,10 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
-from bot.clients import open_clients
-from pipeline.enrichment import TYPES, enrich
 from sql.errors import TuneclusterError
+
+# pipeline.enrichment.TYPES, named here so `--help` loads no HTTP client (a test checks)
+TYPES = ("tracks", "albums", "artists", "features")
 
 log = logging.getLogger("tunecluster.enrich")
 
@@ -41,6 +42,9 @@ def enrich_command(
     chosen = _types(types)
 
     async def body() -> dict:
+        from bot.clients import open_clients
+        from pipeline.enrichment import enrich
+
         async with open_database(config) as db, open_clients(config, db) as (spotify, recco):
             with progress() as bar:
                 tasks = {name: bar.add_task(name, total=None) for name in chosen}

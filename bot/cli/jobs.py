@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
-from sql import guilds, jobs
 from sql.errors import TuneclusterError
 
 if TYPE_CHECKING:  # the services load only for the command that needs them
@@ -41,6 +40,7 @@ def jobs_command(
         return
     config = settings()
     from bot.scheduler import LEASE
+    from sql import guilds, jobs
 
     async def body() -> dict[str, Any]:
         async with open_database(config) as db, db.connection() as conn:

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import Enum
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
-from bot.settings import Settings
 from recommender import strategies
 from recommender.taxonomy import display
-from sql.database import Database
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from sql.database import Database
 
 TRACK_URL = "https://open.spotify.com/track/"
 DEMO_PREFIX = "0DEMO"  # generated demo ids: no Spotify link
@@ -39,9 +42,27 @@ async def _clients(config: Settings, db: Database) -> AsyncIterator[tuple[Any, A
         yield clients
 
 
+DEFAULT_PICKS = 3  # bot.services.recommend.DEFAULT_PICKS (not imported: it loads numpy)
+OptionalText = Annotated[
+    str | None,
+    typer.Argument(metavar="LINK-OR-QUERY", help="Spotify link, URI, id or a name."),
+]
+
+
 def recommend(
-    text: Text,
-    n: Annotated[int, typer.Option("-n", "--number", min=1, max=50, help="How many picks.")] = 5,
+    text: OptionalText = None,
+    n: Annotated[
+        int,
+        typer.Option("-n", "--number", min=1, max=50, help="How many picks (the bot's default)."),
+    ] = DEFAULT_PICKS,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-file",
+            metavar="PATH",
+            help="Many seeds, one link or name per line (# comments), in one process.",
+        ),
+    ] = None,
     strategy: Annotated[
         StrategyName | None,
         typer.Option(
@@ -54,29 +75,73 @@ def recommend(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Recommend tracks like LINK-OR-QUERY, each with why it was picked."""
+    """Recommend tracks like LINK-OR-QUERY (or each line of --from-file), each with why."""
+    if (text is None) == (from_file is None):
+        raise typer.BadParameter("give LINK-OR-QUERY or --from-file PATH (one of them)")
+    seeds = [text] if text is not None else _seeds(from_file)
     from bot.services import recommend as recommend_service  # heavy: only when used
     from recommender.serving import Recommender
+    from sql.errors import TuneclusterError
 
     config = settings()
     options = recommend_service.RecommendSettings.from_settings(config)
 
-    async def body() -> dict[str, Any]:
+    async def body() -> list[dict[str, Any]]:
+        out = []
         async with open_database(config) as db, _clients(config, db) as (spotify, recco):
-            result = await recommend_service.recommend(
-                db,
-                Recommender(options.models_dir),
-                text,
-                options,
-                n=n,
-                strategy=strategy.value if strategy else None,
-                bucket=bucket,
-                spotify=spotify,
-                reccobeats=recco,
-            )
-            return result.to_dict()
+            recommender = Recommender(options.models_dir)
+            for seed in seeds:
+                try:
+                    result = await recommend_service.recommend(
+                        db,
+                        recommender,
+                        seed,
+                        options,
+                        n=n,
+                        strategy=strategy.value if strategy else None,
+                        bucket=bucket,
+                        spotify=spotify,
+                        reccobeats=recco,
+                    )
+                except TuneclusterError as error:
+                    if from_file is None:
+                        raise
+                    out.append({"input": seed, "error": str(error)})
+                    continue
+                out.append({"input": seed, **result.to_dict()})
+        return out
 
-    emit(run(body()), as_json, _render_recommendation)
+    results = run(body())
+    if from_file is None:
+        emit(results[0], as_json, _render_recommendation)
+        return
+    emit(results, as_json, _render_many)
+    if any("error" in r for r in results):
+        raise typer.Exit(1)
+
+
+def _seeds(path: Path | None) -> list[str]:
+    """The non-empty, non-comment lines of `path` (a one-line error when unreadable)."""
+    from sql.errors import TuneclusterError
+
+    assert path is not None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise TuneclusterError(f"cannot read {path}: {error}") from None
+    seeds = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not seeds:
+        raise TuneclusterError(f"{path} holds no seed (one link or name per line)")
+    return seeds
+
+
+def _render_many(results: list[dict[str, Any]]) -> None:
+    for r in results:
+        console.rule(r["input"])
+        if "error" in r:
+            console.print(f"error: {r['error']}", style="red", highlight=False, markup=False)
+        else:
+            _render_recommendation(r)
 
 
 def genres(text: Text, as_json: JsonFlag = False) -> None:

@@ -8,8 +8,6 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
-from sql import catalogue
-from sql.migrate import schema_revision
 
 
 def stats(
@@ -20,6 +18,9 @@ def stats(
     ] = False,
 ) -> None:
     """Rows per table, the database engine and its location (password masked)."""
+    from sql import catalogue
+    from sql.migrate import schema_revision
+
     config = settings()
 
     async def body() -> dict:

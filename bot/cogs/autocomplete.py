@@ -7,6 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
+from pipeline import search
 from sql import catalogue
 
 log = logging.getLogger("tunecluster.bot")
@@ -26,12 +27,19 @@ def choice_name(row: dict) -> str:
 async def catalogue_tracks(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    """Tracks whose name or artist starts with what was typed; the value is the track id."""
+    """Tracks with the typed words anywhere in the title or an artist's name, typos
+    forgiven (pipeline.search); the value is the track id. Until the word index is built
+    (at start, in the background) it offers what the catalogue's prefix seek finds."""
     if len(current.strip()) < MIN_TYPED:
         return []
+    db = interaction.client.context.db  # type: ignore[attr-defined]
     try:
-        async with interaction.client.context.db.connection() as conn:  # type: ignore[attr-defined]
-            rows = await catalogue.search(conn, current, limit=LIMIT)
+        if search.cache_for(db).ready:
+            rows = await search.find(db, current, limit=LIMIT)
+        else:
+            search.cache_for(db).warm(db)
+            async with db.connection() as conn:
+                rows = await catalogue.search(conn, current, limit=LIMIT)
     except Exception as error:  # there is no error reply to autocomplete: offer nothing
         log.warning("autocomplete failed: %s", error)
         return []

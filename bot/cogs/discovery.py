@@ -92,6 +92,13 @@ class Discovery(
         )
         next_post = self._reschedule(row)
         note = "" if self.bot.scheduler else " (this bot runs no scheduler: cron posts them)"
+        missing = await service.unmodelled(app.db, row.get("buckets"))
+        if missing:
+            names = ", ".join(display(b) for b in missing)
+            note += (
+                f". Note: the bot has no music model for {names} yet, so posts skip"
+                " it until one is trained"
+            )
         await interaction.followup.send(
             f"Discovery posts set{note}.", embed=settings_embed(row, next_slot=next_post)
         )

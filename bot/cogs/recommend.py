@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 
 import discord
 from discord import app_commands
@@ -12,10 +13,12 @@ from discord.ext import commands
 from bot.app import TuneclusterBot
 from bot.cogs.autocomplete import catalogue_tracks
 from bot.embeds import recommendation_message
-from bot.profile_image import render_profile
 from bot.services.cards import track_cards
-from bot.services.recommend import RecommendSettings, recommend
+from bot.services.recommend import DEFAULT_PICKS, RecommendSettings, recommend
+from pipeline import extras
 from recommender import taxonomy
+
+log = logging.getLogger("tunecluster.bot")
 
 
 def _label(bucket: str) -> str:
@@ -54,7 +57,7 @@ class Recommend(commands.Cog):
         self,
         interaction: discord.Interaction,
         track: app_commands.Range[str, 1, 500],
-        count: app_commands.Range[int, 1, 5] = 3,
+        count: app_commands.Range[int, 1, 5] = DEFAULT_PICKS,
         bucket: app_commands.Choice[str] | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
@@ -77,13 +80,21 @@ class Recommend(commands.Cog):
         embeds, view = recommendation_message(result, cards)
         files = []
         if app.settings.profile_image and result.picks and result.track.track_id in cards:
-            png = await asyncio.to_thread(
-                render_profile,
-                cards[result.track.track_id],
-                [cards[p.track_id] for p in result.picks if p.track_id in cards],
-            )
-            files.append(discord.File(io.BytesIO(png), filename="profile.png"))
+            png = await _profile_png(cards[result.track.track_id], result, cards)
+            if png is not None:
+                files.append(discord.File(io.BytesIO(png), filename="profile.png"))
         await interaction.followup.send(embeds=embeds, view=view, files=files)
+
+
+async def _profile_png(seed, result, cards) -> bytes | None:
+    """The profile image, or None (logged) when the optional `plot` extra is missing."""
+    try:
+        render_profile = extras.load("bot.profile_image").render_profile
+    except extras.MissingExtra as missing:
+        log.warning("no profile image: %s", missing)
+        return None
+    picks = [cards[p.track_id] for p in result.picks if p.track_id in cards]
+    return await asyncio.to_thread(render_profile, seed, picks)
 
 
 async def setup(bot: TuneclusterBot) -> None:

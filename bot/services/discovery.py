@@ -227,6 +227,18 @@ async def configure(
         )
 
 
+async def unmodelled(db: Database, buckets: str | None) -> list[str]:
+    """Of the buckets a guild chose, those the serving model has no clusters for (their
+    posts are skipped until a model covers them); all of them when no model serves."""
+    chosen = [b for b in (buckets or "").split(",") if b]
+    if not chosen:
+        return []
+    async with db.connection() as conn:
+        version = await models.active_version(conn)
+        sizes = await reads.cluster_sizes(conn, version) if version else {}
+    return [b for b in chosen if not sizes.get(b)]
+
+
 async def turn_off(db: Database, guild_id: int, reason: str) -> bool:
     async with db.transaction() as conn:
         return await guilds.disable_discovery(conn, guild_id, reason)

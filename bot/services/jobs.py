@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import select
@@ -28,10 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.services.retrain import TrainingBusy
 from bot.services.train import TrainReport, TrainSettings, training_set
 from bot.services.workers import in_worker
+from pipeline import extras
 from pipeline.enrichment import enrich
 from pipeline.importers import FORMATS, import_dataset
 from pipeline.importers.writing import record_files
-from pipeline.mpd import ingest as mpd
 from recommender import taxonomy as taxonomies
 from sql import frames, jobs, models
 from sql.database import Database
@@ -141,13 +142,18 @@ def watched_entries(watch_dir: Path) -> tuple[list[Path], list[tuple[str, Path]]
     if not watch_dir.is_dir():
         raise TuneclusterError(f"the watched folder {watch_dir} does not exist")
     found = (*watch_dir.glob("mpd.slice.*.json"), *watch_dir.glob("mpd/*.json"))
-    slices = [p for p in found if mpd.SLICE_NAME.fullmatch(p.name)]
+    slices = [p for p in found if _mpd().SLICE_NAME.fullmatch(p.name)] if found else []
     datasets = []
     for fmt in FORMATS:
         folder = watch_dir / fmt
         if folder.is_dir():
             datasets += [(fmt, p) for p in sorted(folder.iterdir()) if _visible(p)]
     return sorted(slices), datasets
+
+
+def _mpd() -> ModuleType:
+    """The MPD reader (the optional extra `mpd`), loaded only when slices are dropped."""
+    return extras.load("pipeline.mpd.ingest")
 
 
 def _visible(path: Path) -> bool:
@@ -189,7 +195,8 @@ async def ingest_watched(
     counts: dict[str, Any] = {"slices": 0, "datasets": 0, "waiting": 0, "failed": 0}
     failures: list[str] = []
 
-    done = await mpd.recorded(db)
+    mpd = _mpd() if slices else None
+    done = await mpd.recorded(db) if mpd else {}
     new_slices = []
     for path in slices:
         status, size = done.get(path.name, (None, None))
@@ -199,7 +206,7 @@ async def ingest_watched(
             new_slices.append(path)
         else:
             counts["waiting"] += 1
-    if new_slices:
+    if new_slices and mpd:
         report = await mpd.ingest_mpd(db, new_slices, workers=workers)
         counts["slices"] = len(report.ingested)
         counts["tracks_new"] = report.tracks_new

@@ -17,8 +17,21 @@ import numpy as np
 from pipeline.resolver import resolve_track
 from recommender import strategies
 from recommender.serving import Options, Recommendation, Recommender
-from sql import models
+from sql import catalogue, models
 from sql.database import Database
+from sql.errors import TuneclusterError
+
+# How many picks an answer holds by default, in Discord and on the command line alike.
+DEFAULT_PICKS = 3
+
+
+class CatalogueEmpty(TuneclusterError):
+    """No track at all: nothing can be resolved or recommended yet."""
+
+
+async def _catalogue_empty(db: Database) -> bool:
+    async with db.connection() as conn:
+        return await catalogue.is_empty(conn)
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ async def recommend(
     text: str,
     config: RecommendSettings,
     *,
-    n: int = 5,
+    n: int = DEFAULT_PICKS,
     strategy: str | None = None,
     bucket: str | None = None,
     guild_id: int | None = None,
@@ -59,7 +72,14 @@ async def recommend(
     rng: np.random.Generator | None = None,
 ) -> Recommendation:
     """Resolve `text`, recommend `n` tracks and log them (one line errors otherwise)."""
-    track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
+    try:
+        track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
+    except TuneclusterError:
+        if await _catalogue_empty(db):
+            raise CatalogueEmpty(
+                "the catalogue is empty: run `tunecluster setup` (or `tunecluster import`)"
+            ) from None
+        raise
     options = Options(
         n=n,
         strategy=strategy or config.strategy,
