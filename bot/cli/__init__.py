@@ -17,6 +17,7 @@ from bot.cli import (
     eda,
     enrich,
     evaluate,
+    feedback,
     importing,
     jobs,
     recommend,
@@ -48,6 +49,7 @@ for module in (
     evaluate,
     jobs,
     discovery,
+    feedback,
 ):
     module.register(app)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.services.feedback import exclusions
 from pipeline.resolver import resolve_track
 from recommender import strategies
 from recommender.serving import Options, Recommendation, Recommender
@@ -29,6 +30,7 @@ class RecommendSettings:
     exclude_same_artist: bool = False
     max_per_artist: int = 1
     plays_weight: float | None = None
+    dislike_artist_after: int = 2  # the member's 👎 on this many of an artist's tracks
 
     @classmethod
     def from_settings(cls, settings: Any) -> RecommendSettings:
@@ -39,6 +41,7 @@ class RecommendSettings:
             exclude_same_artist=settings.exclude_same_artist,
             max_per_artist=settings.max_picks_per_artist,
             plays_weight=settings.hybrid_plays_weight,
+            dislike_artist_after=settings.dislike_artist_after,
         )
 
 
@@ -60,6 +63,8 @@ async def recommend(
 ) -> Recommendation:
     """Resolve `text`, recommend `n` tracks and log them (one line errors otherwise)."""
     track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
+    # what the member's 👎 removed (nothing without a member: the command line)
+    tracks, artists = await exclusions(db, guild_id, user_id, config.dislike_artist_after)
     options = Options(
         n=n,
         strategy=strategy or config.strategy,
@@ -69,6 +74,8 @@ async def recommend(
         bucket=bucket,
         max_per_artist=config.max_per_artist,
         plays_weight=config.plays_weight,
+        exclude_tracks=tracks,
+        exclude_artists=artists,
     )
     async with db.connection() as conn:
         result = await recommender.recommend(conn, track_id, options, rng=rng)

@@ -45,9 +45,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("answer_id", "position", name=op.f("pk_feedback_pick")),
         **_TABLE,
     )
-    op.create_index(
-        "ix_feedback_pick_guild_created", "feedback_pick", ["guild_id", "created_at"]
-    )
+    op.create_index("ix_feedback_pick_guild_created", "feedback_pick", ["guild_id", "created_at"])
     op.create_index("ix_feedback_pick_arm_strategy", "feedback_pick", ["arm", "strategy"])
     op.create_table(
         "reaction",
