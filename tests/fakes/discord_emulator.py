@@ -828,6 +828,7 @@ class DiscordEmulator:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._saved: tuple[str, yarl.URL] | None = None
+        self._installs = 0
 
     def _add_guild(self, spec: GuildSpec) -> None:
         """Register a copy of a guild, completed the way Discord would describe it: a managed
@@ -869,6 +870,7 @@ class DiscordEmulator:
 
     async def stop(self) -> None:
         """Close leftover sockets with 4004 (discord.py then stops, never reconnects)."""
+        self._installs = min(self._installs, 1)  # every install ends with the emulator
         self.uninstall()
         for conn in self.connections:
             if conn.open:
@@ -896,15 +898,20 @@ class DiscordEmulator:
         return self.gateway_url + "/resume"
 
     def install(self) -> None:
-        """Point discord.py's REST base and default gateway here (class attributes)."""
+        """Point discord.py's REST base and default gateway here (class attributes).
+        Installs nest (two bots at once, a bot restarted beside another): only the
+        outermost ``uninstall`` restores what was there before."""
         if self._saved is None:
             self._saved = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        self._installs += 1
         Route.BASE = self.api_url
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
 
     def uninstall(self) -> None:
-        """Restore what ``install`` replaced; a no-op when not installed."""
-        if self._saved is not None:
+        """Undo one ``install``; the last one restores what it replaced (a no-op when
+        not installed)."""
+        self._installs = max(0, self._installs - 1)
+        if self._saved is not None and self._installs == 0:
             Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved
             self._saved = None
 
@@ -1113,9 +1120,15 @@ class DiscordEmulator:
             await target.conn.send(_op(INVALID_SESSION, resumable))
 
     def _live_session(self, guild_id: int | None) -> GatewaySession:
-        for session in reversed(self.sessions):
-            if not session.invalid and session.covers(guild_id):
+        """The newest valid session holding the guild, preferring one with an open socket
+        (a client that closed without ending its session is not where Discord delivers
+        while another client is connected)."""
+        valid = [s for s in reversed(self.sessions) if not s.invalid and s.covers(guild_id)]
+        for session in valid:
+            if session.conn is not None and session.conn.open:
                 return session
+        if valid:
+            return valid[0]
         raise RuntimeError("no gateway session: start the client and await wait_identified()")
 
     def _invocation(
