@@ -113,10 +113,10 @@ async def on_click(interaction: discord.Interaction, raw: str) -> None:
     bot: TuneclusterBot = interaction.client  # type: ignore[assignment]
     try:
         click = feedback.parse_custom_id(raw)
-        config = feedback.FeedbackSettings.from_settings(bot.settings)
+        app = bot.context
+        config = feedback.FeedbackSettings.from_settings(app.settings)
         public = click.action == "more" and config.more_public
         await interaction.response.defer(ephemeral=not public, thinking=True)
-        app = bot.context
         reacted = await feedback.react(
             app.db, click, guild_id=interaction.guild_id, user_id=interaction.user.id
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 from sqlalchemy import delete, func, select
 
@@ -294,3 +295,92 @@ async def test_status_shows_the_feedback_summary(world: World) -> None:
     fields = {f["name"]: f["value"] for f in ix.followups[0]["embeds"][0]["fields"]}
     assert "off / cluster-nearest:" in fields["Feedback"]
     assert "👍" in fields["Feedback"]
+
+
+async def test_a_pick_whose_model_version_is_gone_still_records(world: World) -> None:
+    member = UserSpec("late")
+    message = await _recommend(world, member, track=world.tracks[8], count=2)
+    answer = int(_feedback_ids(message, "like")[0].split(":")[2])
+    async with world.db.transaction() as conn:  # as if that version had been pruned
+        await conn.execute(
+            feedback_pick.update()
+            .where(feedback_pick.c.answer_id == answer)
+            .values(model_version="20200101-000000000-pruned0")
+        )
+    ix = await _click(world, message, _feedback_ids(message, "like")[0], member)
+    assert ix.followups[0]["content"].startswith("👍 Noted")
+    assert [r["model_version"] for r in await _reactions(world, member)] == [
+        "20200101-000000000-pruned0"
+    ]
+
+
+async def test_arms_choose_the_strategy_and_more_like_this_can_be_public(world: World) -> None:
+    app = world.bot.context
+    relaxed = app.settings
+    app.settings = relaxed.model_copy(
+        update={"strategy_arms": ["cluster-random"], "more_like_this_public": True}
+    )
+    try:
+        member = UserSpec("tester")
+        message = await _recommend(world, member, track=world.tracks[9], count=2)
+        ix = await _click(world, message, _feedback_ids(message, "more")[0], member)
+    finally:
+        app.settings = relaxed
+    assert "cluster-random" in message["embeds"][0]["footer"]["text"]
+    assert not ix.followups[0]["flags"] & EPHEMERAL  # in the channel, for everyone
+    answers = {int(i.split(":")[2]) for i in _feedback_ids(message, "like")}
+    answers |= {int(i.split(":")[2]) for i in _feedback_ids(ix.followups[0], "like")}
+    async with world.db.connection() as conn:
+        rows = await conn.execute(
+            select(feedback_pick.c.source, feedback_pick.c.arm, feedback_pick.c.strategy)
+            .where(feedback_pick.c.answer_id.in_(answers))
+            .distinct()
+        )
+        shown = sorted(tuple(r) for r in rows)
+    assert shown == [
+        ("more", "cluster-random", "cluster-random"),
+        ("recommend", "cluster-random", "cluster-random"),
+    ]
+
+
+async def test_discovery_posts_carry_the_buttons(world: World) -> None:
+    channel = GUILD.channels[0]
+    resolved = {
+        "channels": {
+            str(channel.id): {
+                **channel.payload(GUILD.id),
+                "permissions": str(discord.Permissions.all().value),
+            }
+        }
+    }
+    setup = await world.emu.send_command(
+        "discovery set",
+        {"channel": str(channel.id), "every": "weekly", "at": "03:00", "buckets": "rock, pop"},
+        user=ADMIN,
+        resolved=resolved,
+    )
+    await setup.wait_done(timeout=10)
+    now = await world.emu.send_command("discovery now", user=ADMIN)
+    await now.wait_done(timeout=20)
+    post = world.emu.channel_messages(channel.id)[-1]
+    assert "Discovery" in post["content"]
+    assert len(_feedback_ids(post, "like")) == len(post["embeds"]) == 2
+    ix = await _click(world, post, _feedback_ids(post, "dislike")[1], LISTENER)
+    assert ix.followups[0]["content"].startswith("👎 Noted")
+    async with world.db.connection() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(feedback_pick).where(
+                        feedback_pick.c.answer_id
+                        == int(_feedback_ids(post, "like")[0].split(":")[2])
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+    assert row["source"] == "discovery" and row["user_id"] is None and row["seed_track_id"] is None
+    assert row["strategy"] == "discovery" and row["arm"] == "off"
+    mine = await _reactions(world, LISTENER)
+    assert any(r["verdict"] == "dislike" and r["strategy"] == "discovery" for r in mine)
