@@ -75,7 +75,7 @@ async def through_discord(url: str, models_dir: Path, tracks: list[str], clicks:
         askers = [UserSpec(f"asker{i}") for i in range(answers)]
         asked = [
             await emu.send_command("recommend", {"track": t, "count": PICKS}, user=u)
-            for t, u in zip(tracks, askers, strict=True)
+            for t, u in zip(tracks[:answers], askers, strict=True)
         ]
         await asyncio.gather(*(ix.wait_done(timeout=120) for ix in asked))
         targets = []
@@ -116,20 +116,18 @@ async def service_baseline(url: str, tracks: list[str], clicks: int) -> list[flo
     """The same number of reactions through `feedback.react` alone, concurrently."""
     db = Database(url)
     try:
-        shown = [
-            await feedback.record_shown(
-                db, guild_id=1, user_id=None, source="bench", track_ids=tracks[i : i + PICKS],
+        shown = []
+        for start in range(0, clicks, PICKS):
+            answer = await feedback.record_shown(
+                db, guild_id=1, user_id=None, source="bench", track_ids=tracks[start : start + PICKS],
                 seed_track_id=None, strategy="cluster-nearest", arm="off", model_version=None,
             )  # fmt: skip
-            for i in range(0, clicks, PICKS)
-        ]
+            shown.append(answer)
 
         async def one(index: int) -> float:
             answer = shown[index // PICKS]
             position = index % PICKS
-            click = feedback.Click(
-                "like", answer.answer_id, position, answer.track_ids[position]
-            )
+            click = feedback.Click("like", answer.answer_id, position, answer.track_ids[position])
             begun = time.perf_counter()
             await feedback.react(db, click, guild_id=1, user_id=10_000 + index)
             return time.perf_counter() - begun

@@ -39,39 +39,42 @@ async def record_shown(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
     return len(rows)
 
 
-async def shown_pick(conn: AsyncConnection, answer_id: int, position: int) -> dict | None:
-    query = select(feedback_pick).where(
-        feedback_pick.c.answer_id == answer_id, feedback_pick.c.position == position
-    )
-    row = (await conn.execute(query)).mappings().first()
-    return dict(row) if row else None
-
-
-async def track_artist(conn: AsyncConnection, track_id: str) -> tuple[bool, str | None]:
-    """Whether the track is in the catalogue, and its primary artist."""
+async def click_context(
+    conn: AsyncConnection, answer_id: int, position: int, guild_id: int, user_id: int
+) -> dict | None:
+    """What a click needs, in one statement: the pick shown, whether its track is still
+    in the catalogue (`present`, with its name and primary artist), and the member's
+    previous verdict on it. None when no such pick was shown."""
+    previous = reaction.alias("previous")
     query = (
-        select(track.c.track_id, artist_track.c.artist_id)
+        select(
+            feedback_pick,
+            track.c.track_id.label("present"),
+            track.c.name.label("track_name"),
+            artist_track.c.artist_id,
+            previous.c.verdict.label("previous"),
+        )
         .select_from(
-            track.outerjoin(
+            feedback_pick.outerjoin(track, track.c.track_id == feedback_pick.c.track_id)
+            .outerjoin(
                 artist_track,
-                and_(artist_track.c.track_id == track.c.track_id, artist_track.c.position == 0),
+                and_(
+                    artist_track.c.track_id == feedback_pick.c.track_id,
+                    artist_track.c.position == 0,
+                ),
+            )
+            .outerjoin(
+                previous,
+                and_(
+                    previous.c.guild_id == guild_id,
+                    previous.c.user_id == user_id,
+                    previous.c.answer_id == feedback_pick.c.answer_id,
+                    previous.c.position == feedback_pick.c.position,
+                ),
             )
         )
-        .where(track.c.track_id == track_id)
+        .where(feedback_pick.c.answer_id == answer_id, feedback_pick.c.position == position)
         .limit(1)
-    )
-    row = (await conn.execute(query)).first()
-    return (row is not None, row[1] if row else None)
-
-
-async def get_reaction(
-    conn: AsyncConnection, guild_id: int, user_id: int, answer_id: int, position: int
-) -> dict | None:
-    query = select(reaction).where(
-        reaction.c.guild_id == guild_id,
-        reaction.c.user_id == user_id,
-        reaction.c.answer_id == answer_id,
-        reaction.c.position == position,
     )
     row = (await conn.execute(query)).mappings().first()
     return dict(row) if row else None

@@ -208,11 +208,12 @@ class Reacted:
 
 
 async def react(db: Database, click: Click, *, guild_id: int | None, user_id: int) -> Reacted:
-    """Store a member's click on a pick; refuse (one line, nothing stored) a pick that is
-    unknown, another guild's, forged, or whose track left the catalogue."""
+    """Store a member's click on a pick (one read, one upsert); refuse (one line, nothing
+    stored) a pick that is unknown, another guild's, forged, or whose track left the
+    catalogue."""
     guild = guild_id or 0
     async with db.transaction() as conn:
-        pick = await store.shown_pick(conn, click.answer_id, click.position)
+        pick = await store.click_context(conn, click.answer_id, click.position, guild, user_id)
         if pick is None:
             raise FeedbackRefused(
                 "I no longer know that pick (its server's data was deleted); nothing was recorded."
@@ -221,10 +222,8 @@ async def react(db: Database, click: Click, *, guild_id: int | None, user_id: in
             raise FeedbackRefused("That button belongs to another server; nothing was recorded.")
         if pick["track_id"] != click.track_id:
             raise FeedbackRefused("That button is not one of mine; nothing was recorded.")
-        exists, artist_id = await store.track_artist(conn, click.track_id)
-        if not exists:
+        if pick["present"] is None:
             raise FeedbackRefused("That track is no longer in the catalogue; nothing was recorded.")
-        before = await store.get_reaction(conn, guild, user_id, click.answer_id, click.position)
         now = models.utcnow()
         await store.put_reaction(
             conn,
@@ -234,7 +233,7 @@ async def react(db: Database, click: Click, *, guild_id: int | None, user_id: in
                 "answer_id": click.answer_id,
                 "position": click.position,
                 "track_id": click.track_id,
-                "artist_id": artist_id,
+                "artist_id": pick["artist_id"],
                 "seed_track_id": pick["seed_track_id"],
                 "strategy": pick["strategy"],
                 "arm": pick["arm"],
@@ -245,8 +244,7 @@ async def react(db: Database, click: Click, *, guild_id: int | None, user_id: in
                 "updated_at": now,
             },
         )
-        name = (await store.names(conn, [click.track_id])).get(click.track_id, click.track_id)
-    return Reacted(click, name, before["verdict"] if before else None, pick)
+    return Reacted(click, pick["track_name"] or click.track_id, pick["previous"], pick)
 
 
 # --- taste ---------------------------------------------------------------------------------------------
