@@ -10,6 +10,7 @@ the channel (`TUNECLUSTER_MORE_LIKE_THIS_PUBLIC`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ log = logging.getLogger("tunecluster.feedback")
 
 ROWS = 5  # Discord: five action rows per message, so five picks with buttons
 MORE_PICKS = 3
+AT_ONCE = 8  # clicks doing their database work and answer at the same time
 LABEL = 80
 
 
@@ -97,6 +99,19 @@ def feedback_view(
 # --- a click ------------------------------------------------------------------------------------------
 
 
+_WORKING: asyncio.Semaphore | None = None
+
+
+def _after_ack() -> asyncio.Semaphore:
+    """Bounds the clicks doing their work (database, answer) at once. Under a burst the
+    waiting ones cost nothing, so the event loop stays free to acknowledge new clicks
+    within Discord's 3 s; the work itself is bounded by the database anyway."""
+    global _WORKING
+    if _WORKING is None:
+        _WORKING = asyncio.Semaphore(AT_ONCE)
+    return _WORKING
+
+
 def _said(reacted: feedback.Reacted) -> str:
     name = f"“{reacted.track_name}”"
     verdict = reacted.click.action
@@ -117,13 +132,14 @@ async def on_click(interaction: discord.Interaction, raw: str) -> None:
         config = feedback.FeedbackSettings.from_settings(app.settings)
         public = click.action == "more" and config.more_public
         await interaction.response.defer(ephemeral=not public, thinking=True)
-        reacted = await feedback.react(
-            app.db, click, guild_id=interaction.guild_id, user_id=interaction.user.id
-        )
-        if click.action == "more":
-            await _more_like_this(interaction, bot, reacted, config, public)
-        else:
-            await interaction.followup.send(_said(reacted), ephemeral=True)
+        async with _after_ack():  # a burst of clicks: the acknowledgements go first
+            reacted = await feedback.react(
+                app.db, click, guild_id=interaction.guild_id, user_id=interaction.user.id
+            )
+            if click.action == "more":
+                await _more_like_this(interaction, bot, reacted, config, public)
+            else:
+                await interaction.followup.send(_said(reacted), ephemeral=True)
     except Exception as error:  # one line for the member; the unexpected go to the log
         await send_error(interaction, error)
 

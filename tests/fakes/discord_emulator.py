@@ -52,7 +52,8 @@ Interaction record: ``id, token, type, name, payload, dispatched_at, callback, c
     callback_type, callback_files, original, followups, edits, files, done_at, latency,
     ephemeral, choices, messages, expired``; ``await wait_callback()``, ``await wait_done()``
     (done = an answer the user can see: a type 4/7/8/9 callback, or after a 5/6 defer the
-    first follow-up or @original edit), ``await wait_followups(count)``.  The first follow-up
+    first follow-up or @original edit), ``await wait_settled()`` (done, or expired: a
+    callback later than ``interaction_deadline``), ``await wait_followups(count)``.  The first follow-up
     after a type-5 defer replaces the "thinking" message, keeping its ephemeral flag, as
     Discord does.
 Inspection: ``requests`` (every REST call: method, path below api_url, query, json, files,
@@ -573,6 +574,14 @@ class InteractionRecord:
             lambda: self if self.done_at is not None else None,
             timeout,
             f"an answer to interaction {self.name!r}",
+        )
+
+    async def wait_settled(self, timeout: float = 5.0) -> InteractionRecord:
+        """Until answered (as ``wait_done``) or expired (a callback refused as too late)."""
+        return await self._signal.wait_for(
+            lambda: self if self.done_at is not None or self.expired else None,
+            timeout,
+            f"an answer or expiry of interaction {self.name!r}",
         )
 
     async def wait_followups(self, count: int = 1, timeout: float = 5.0) -> list[Json]:
