@@ -31,7 +31,7 @@ log = logging.getLogger("tunecluster.feedback")
 
 ROWS = 5  # Discord: five action rows per message, so five picks with buttons
 MORE_PICKS = 3
-AT_ONCE = 8  # clicks doing their database work and answer at the same time
+AT_ONCE = 4  # clicks doing their database work and answer at the same time
 LABEL = 80
 
 
