@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from recommender import strategies
 from recommender.serving import Recommendation
 from sql import models
 from sql import reactions as store
@@ -60,7 +61,7 @@ class FeedbackSettings:
     shares: tuple[float, ...] = ()
     more_public: bool = False
     dislike_artist_after: int = 2
-    default_strategy: str = "cluster-nearest"
+    default_strategy: str = strategies.DEFAULT
 
     @classmethod
     def from_settings(cls, settings: Any) -> FeedbackSettings:
