@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from bot.app import TuneclusterBot
+from recommender.strategies import DEFAULT as DEFAULT_STRATEGY
 from sql.database import Database
 from sql.schema import artist_track, audio_features, feedback_pick, reaction, track
 from tests.bot_world import running_bot, trained_demo
@@ -145,7 +146,7 @@ async def test_every_pick_carries_the_three_buttons(world: World) -> None:
     assert {r["track_id"] for r in shown} >= set(_pick_tracks(message))
     assert {r["seed_track_id"] for r in shown} == {world.tracks[0]}
     assert {r["arm"] for r in shown} == {"off"}
-    assert all(r["model_version"] and r["strategy"] == "cluster-nearest" for r in shown)
+    assert all(r["model_version"] and r["strategy"] == DEFAULT_STRATEGY for r in shown)
 
 
 async def test_like_and_dislike_are_acknowledged_stored_and_changed(world: World) -> None:
@@ -165,7 +166,7 @@ async def test_like_and_dislike_are_acknowledged_stored_and_changed(world: World
     first = rows[0]
     assert first["guild_id"] == GUILD.id and first["seed_track_id"] == world.tracks[1]
     assert first["track_id"] == _pick_tracks(message)[0]
-    assert first["strategy"] == "cluster-nearest" and first["model_version"]
+    assert first["strategy"] == DEFAULT_STRATEGY and first["model_version"]
     assert first["artist_id"]
 
 
@@ -293,7 +294,7 @@ async def test_status_shows_the_feedback_summary(world: World) -> None:
     ix = await world.emu.send_command("status", user=ADMIN)
     await ix.wait_done(timeout=10)
     fields = {f["name"]: f["value"] for f in ix.followups[0]["embeds"][0]["fields"]}
-    assert "off / cluster-nearest:" in fields["Feedback"]
+    assert f"off / {DEFAULT_STRATEGY}:" in fields["Feedback"]
     assert "👍" in fields["Feedback"]
 
 
