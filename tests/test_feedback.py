@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from bot.services import feedback
 from bot.settings import ConfigError, load_settings
 from recommender import demo_catalogue
+from sql import models
 from sql import reactions as store
 from sql.database import Database
 from sql.migrate import init_schema
@@ -288,3 +289,39 @@ async def test_feedback_report_json_recovers_known_rates(tmp_path: Path) -> None
     assert like["control"] == "cluster-nearest" and like["arm"] == "cluster-random"
     assert like["p_value"] < 0.001
     assert 100 < like["picks_per_arm_needed"] < 600 and like["enough"]
+
+
+async def test_liked_tracks_become_sessions_of_the_association_behind_the_setting(
+    tmp_path: Path,
+) -> None:
+    """TUNECLUSTER_LEARN_FROM_REACTIONS: each member's liked tracks are one more session
+    the playlist-learned association model is fitted on."""
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    from bot.services.train import TrainSettings, train
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'learn.db'}")
+    try:
+        await init_schema(db)
+        await demo_catalogue.write(db, demo_catalogue.generate(tracks=400, seed=4))
+        config = TrainSettings.from_settings(load_settings(models_dir=tmp_path / "models", k_max=4))
+        assert config.learn_from_reactions is False  # off by default
+        with ThreadPoolExecutor(1) as pool:
+            without = await train(db, config, executor=pool, activate=False)
+            async with db.connection() as conn:  # trained tracks: the association's universe
+                trained = sorted({t for t, _, _ in await models.assignments(conn, without.version)})
+            for member, liked in ((ALICE, trained[:3]), (BOB, trained[3:5])):
+                shown = await _show(db, liked)
+                for position in range(len(liked)):
+                    await feedback.react(
+                        db, _click("like", shown, position), guild_id=GUILD, user_id=member
+                    )
+            learned = await train(
+                db, replace(config, learn_from_reactions=True), executor=pool, activate=False
+            )
+    finally:
+        await db.dispose()
+    before, after = without.meta["association"], learned.meta["association"]
+    assert after["sessions"] == before["sessions"] + 2  # one per member
+    assert after["entries"] == before["entries"] + 5
