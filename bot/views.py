@@ -99,17 +99,18 @@ def feedback_view(
 # --- a click ------------------------------------------------------------------------------------------
 
 
-_WORKING: asyncio.Semaphore | None = None
+_WORKING: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
 
 def _after_ack() -> asyncio.Semaphore:
     """Bounds the clicks doing their work (database, answer) at once. Under a burst the
     waiting ones cost nothing, so the event loop stays free to acknowledge new clicks
-    within Discord's 3 s; the work itself is bounded by the database anyway."""
-    global _WORKING
-    if _WORKING is None:
-        _WORKING = asyncio.Semaphore(AT_ONCE)
-    return _WORKING
+    within Discord's 3 s; the work itself is bounded by the database anyway. One per
+    event loop (a semaphore belongs to the loop it first waited on)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _WORKING:
+        _WORKING[loop] = asyncio.Semaphore(AT_ONCE)
+    return _WORKING[loop]
 
 
 def _said(reacted: feedback.Reacted) -> str:
