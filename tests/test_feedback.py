@@ -325,3 +325,41 @@ async def test_liked_tracks_become_sessions_of_the_association_behind_the_settin
     before, after = without.meta["association"], learned.meta["association"]
     assert after["sessions"] == before["sessions"] + 2  # one per member
     assert after["entries"] == before["entries"] + 5
+
+
+async def _cli(tmp_path: Path, url: str, *args: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
+    env["TUNECLUSTER_DATABASE_URL"] = url
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args,
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_the_operator_commands(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"
+    db = Database(url)
+    try:
+        await init_schema(db)
+        tracks = [t["track_id"] for t in (await _catalogue(db))[:2]]
+        shown = await _show(db, tracks)
+        await feedback.react(db, _click("like", shown, 0), guild_id=GUILD, user_id=ALICE)
+    finally:
+        await db.dispose()
+    code, out, _ = await _cli(tmp_path, url, "feedback", "report")
+    assert code == 0 and "off" in out and "Wilson 95 %" in out
+    code, _, err = await _cli(tmp_path, url, "feedback", "delete-guild", str(GUILD))
+    assert code == 1 and err.strip().startswith("error: ") and "--yes" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, err = await _cli(
+        tmp_path, url, "feedback", "delete-guild", str(GUILD), "--yes", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["deleted"] == {
+        "reaction": 1,
+        "feedback_pick": 2,
+        "recommendation_log": 0,
+        "guild_settings": 0,
+    }
