@@ -385,3 +385,33 @@ async def test_discovery_posts_carry_the_buttons(world: World) -> None:
     assert row["strategy"] == "discovery" and row["arm"] == "off"
     mine = await _reactions(world, LISTENER)
     assert any(r["verdict"] == "dislike" and r["strategy"] == "discovery" for r in mine)
+
+
+async def test_a_discovery_post_of_more_than_five_picks_is_split(world: World) -> None:
+    channel = GUILD.channels[0]
+    resolved = {
+        "channels": {
+            str(channel.id): {
+                **channel.payload(GUILD.id),
+                "permissions": str(discord.Permissions.all().value),
+            }
+        }
+    }
+    buckets = "rock, pop, jazz, blues, country, metal, folk"
+    setup = await world.emu.send_command(
+        "discovery set",
+        {"channel": str(channel.id), "every": "weekly", "at": "03:00", "buckets": buckets},
+        user=ADMIN,
+        resolved=resolved,
+    )
+    await setup.wait_done(timeout=10)
+    before = len(world.emu.channel_messages(channel.id))
+    now = await world.emu.send_command("discovery now", user=ADMIN)
+    await now.wait_done(timeout=30)
+    posted = world.emu.channel_messages(channel.id)[before:]
+    picks = sum(len(m["embeds"]) for m in posted)
+    assert picks > 5 and len(posted) == 2  # five rows of buttons fit a message
+    assert "Discovery" in posted[0]["content"] and not posted[1].get("content")
+    for message in posted:
+        assert len(_feedback_ids(message, "like")) == len(message["embeds"])
+        assert len(message["components"]) == len(message["embeds"])
