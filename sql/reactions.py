@@ -17,6 +17,7 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sql.schema import (
+    artist,
     artist_track,
     feedback_pick,
     guild_settings,
@@ -144,6 +145,14 @@ async def names(conn: AsyncConnection, track_ids: Iterable[str]) -> dict[str, st
         select(track.c.track_id, track.c.name).where(track.c.track_id.in_(ids))
     )
     return {t: n for t, n in rows}
+
+
+async def artist_names(conn: AsyncConnection, artist_ids: Iterable[str]) -> dict[str, str]:
+    ids = list(dict.fromkeys(artist_ids))
+    if not ids:
+        return {}
+    query = select(artist.c.artist_id, artist.c.name).where(artist.c.artist_id.in_(ids))
+    return {a: n for a, n in await conn.execute(query)}
 
 
 async def arm_counts(conn: AsyncConnection) -> list[dict[str, Any]]:

@@ -166,6 +166,8 @@ async def test_taste_dislikes_tracks_then_artists_and_likes_become_seeds(db: Dat
     await feedback.react(db, _click("like", shown, 2), guild_id=GUILD, user_id=ALICE)
     tracks, artists = await feedback.exclusions(db, GUILD, ALICE, 2)
     assert tracks == {own[0], own[1]} and artists == {artist}  # repeated 👎: the artist goes
+    shown_taste = await feedback.taste_of(db, GUILD, ALICE, 2)
+    assert shown_taste.names[artist]  # /taste show names the artist
     assert await feedback.exclusions(db, OTHER_GUILD, ALICE, 2) == (frozenset(), frozenset())
     assert await feedback.exclusions(db, GUILD, None, 2) == (frozenset(), frozenset())
     assert await feedback.taste_seed(db, GUILD, ALICE, 2) == liked

@@ -37,8 +37,8 @@ def taste_embed(taste: feedback.Taste) -> discord.Embed:
     )
     if taste.disliked_artists:
         embed.add_field(
-            name="Artists you no longer get",
-            value=f"{len(taste.disliked_artists)} (after repeated 👎)",
+            name=f"Artists you no longer get, after repeated 👎 ({len(taste.disliked_artists)})",
+            value=listed(taste.disliked_artists),
             inline=False,
         )
     embed.set_footer(text="/recommend without a track picks from your 👍 · /taste reset clears it")

@@ -303,6 +303,7 @@ async def taste_of(
         rows = await store.member_reactions(conn, guild_id or 0, user_id)
         taste = fold_taste(rows, dislike_artist_after)
         taste.names = await store.names(conn, [*taste.liked[:10], *taste.disliked[:10]])
+        taste.names.update(await store.artist_names(conn, taste.disliked_artists[:10]))
     return taste
 
 
