@@ -415,3 +415,16 @@ async def test_a_discovery_post_of_more_than_five_picks_is_split(world: World) -
     for message in posted:
         assert len(_feedback_ids(message, "like")) == len(message["embeds"])
         assert len(message["components"]) == len(message["embeds"])
+
+
+async def test_buttons_in_direct_messages(world: World) -> None:
+    member = UserSpec("private")
+    ix = await world.emu.send_command(
+        "recommend", {"track": world.tracks[10], "count": 2}, user=member, dm=True
+    )
+    await ix.wait_done(timeout=20)
+    message = ix.followups[0]
+    clicked = await _click(world, message, _feedback_ids(message, "like")[0], member)
+    assert clicked.followups[0]["content"].startswith("👍 Noted")
+    rows = await _reactions(world, member)
+    assert [(r["guild_id"], r["verdict"]) for r in rows] == [(0, "like")]  # 0: no guild
