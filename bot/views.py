@@ -21,8 +21,10 @@ import discord
 from bot.embeds import recommendation_message
 from bot.replies import send_error
 from bot.services import feedback
-from bot.services.cards import track_cards
+from bot.services.cards import TrackCard, track_cards
 from bot.services.recommend import RecommendSettings, recommend
+from recommender.serving import Recommendation
+from sql.database import Database
 
 if TYPE_CHECKING:
     from bot.app import TuneclusterBot
@@ -171,14 +173,14 @@ async def _more_like_this(
 
 async def send_recommendation(
     interaction: discord.Interaction,
-    db,
-    result,
+    db: Database,
+    result: Recommendation,
     *,
     arm: str,
     source: str = "recommend",
     ephemeral: bool = False,
     files: Sequence[discord.File] = (),
-    cards=None,
+    cards: dict[str, TrackCard] | None = None,
 ) -> None:
     """A recommendation as a follow-up: embeds, and a row of buttons per pick."""
     cards = cards or await track_cards(
