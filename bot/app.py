@@ -39,6 +39,7 @@ COGS = (
     "bot.cogs.genres",
     "bot.cogs.admin",
     "bot.cogs.discovery",
+    "bot.cogs.taste",  # also registers the feedback buttons (bot/views.py)
 )
 
 

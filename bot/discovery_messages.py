@@ -7,14 +7,26 @@ REST-only command line share it. 403 and 404 become `ChannelLost`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 
 from bot.embeds import pick_embed
 from bot.services.cards import TrackCard
-from bot.services.discovery import ChannelLost, Deliver, DiscoveryPost, Schedule, aware
+from bot.services.discovery import (
+    STRATEGY,
+    ChannelLost,
+    Deliver,
+    DiscoveryPost,
+    Schedule,
+    aware,
+)
+from bot.services.feedback import FeedbackSettings, arm_of, record_shown
+from bot.views import ROWS, feedback_view
 from recommender.discovery import DiscoveryPick
 from recommender.serving import Pick
 from recommender.taxonomy import display
+from sql.database import Database
 
 BUTTON_LABEL = 80
 
@@ -54,26 +66,62 @@ def discovery_message(
     return content, embeds, view
 
 
-def deliverer(client: discord.Client) -> Deliver:
-    """Delivery through `client`'s REST session (no gateway needed)."""
+def deliverer(client: discord.Client, db: Database | None = None, settings: Any = None) -> Deliver:
+    """Delivery through `client`'s REST session (no gateway needed). With `db` and the
+    settings, every pick carries the feedback buttons (bot/views.py): the picks are
+    recorded first, and a post of more than five picks (five rows of buttons fit a
+    message) goes out as several messages, the header on the first."""
 
     async def deliver(post: DiscoveryPost, cards: dict[str, TrackCard]) -> int | None:
-        content, embeds, view = discovery_message(post, cards)
         channel = client.get_partial_messageable(post.channel_id, guild_id=post.guild_id)
-        try:
-            message = await channel.send(content=content, embeds=embeds, view=view)
-        except discord.Forbidden as error:
-            raise ChannelLost(
-                f"the bot may not post in channel {post.channel_id} any more"
-                f" ({error.status} {error.text or 'Forbidden'})"
-            ) from None
-        except discord.NotFound as error:
-            raise ChannelLost(
-                f"channel {post.channel_id} no longer exists ({error.status} {error.text or 'Not Found'})"
-            ) from None
-        return message.id
+        first: int | None = None
+        for part, content, embeds, view in await _messages(post, cards, db, settings):
+            try:
+                message = await channel.send(content=content, embeds=embeds, view=view)
+            except discord.Forbidden as error:
+                if part:
+                    raise
+                raise ChannelLost(
+                    f"the bot may not post in channel {post.channel_id} any more"
+                    f" ({error.status} {error.text or 'Forbidden'})"
+                ) from None
+            except discord.NotFound as error:
+                if part:
+                    raise
+                raise ChannelLost(
+                    f"channel {post.channel_id} no longer exists ({error.status} {error.text or 'Not Found'})"
+                ) from None
+            first = first or message.id
+        return first
 
     return deliver
+
+
+async def _messages(
+    post: DiscoveryPost, cards: dict[str, TrackCard], db: Database | None, settings: Any
+) -> list[tuple[int, str | None, list[discord.Embed], discord.ui.View]]:
+    content, embeds, links = discovery_message(post, cards)
+    if db is None or settings is None:
+        return [(0, content, embeds, links)]
+    config = FeedbackSettings.from_settings(settings)
+    out = []
+    for part, start in enumerate(range(0, len(post.picks), ROWS)):
+        picks = post.picks[start : start + ROWS]
+        shown = await record_shown(
+            db,
+            guild_id=post.guild_id,
+            user_id=None,
+            source="discovery",
+            track_ids=[p.track_id for p in picks],
+            seed_track_id=None,
+            strategy=STRATEGY,
+            arm=arm_of(post.guild_id, config.arms, config.shares),
+            model_version=post.version,
+        )
+        urls = {p.track_id: (cards[p.track_id].url if p.track_id in cards else None) for p in picks}
+        view = feedback_view(links, shown, urls)
+        out.append((part, content if part == 0 else None, embeds[start : start + ROWS], view))
+    return out
 
 
 def settings_embed(row: dict | None, *, next_slot=None) -> discord.Embed:

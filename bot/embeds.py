@@ -164,6 +164,9 @@ def status_embed(status: dict[str, Any]) -> discord.Embed:
         inline=True,
     )
     embed.add_field(name="Spotify", value=_clip(status["spotify"], 1024), inline=False)
+    if "feedback" in status:  # members' reactions per strategy arm (bot/services/feedback.py)
+        lines = "\n".join(status["feedback"]) or "no picks with buttons yet"
+        embed.add_field(name="Feedback", value=_clip(lines, 1024), inline=False)
     jobs = status.get("jobs") or []
     embed.add_field(
         name="Background runs",

@@ -424,7 +424,7 @@ def build_scheduler(bot: TuneclusterBot) -> BotScheduler | None:
         holder=holder_id("bot"),
         lease_seconds=settings.lease_seconds,
         global_jobs=global_jobs,
-        deliver=deliverer(bot),
+        deliver=deliverer(bot, app.db, settings),
         no_repeat_days=settings.no_repeat_days,
         on_disabled=partial(_report_disabled, bot),
     )

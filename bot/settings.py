@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -48,6 +48,7 @@ class ConfigError(TuneclusterError):
 
 IdList = Annotated[list[int], NoDecode]
 NameList = Annotated[list[str], NoDecode]
+FloatList = Annotated[list[float], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -134,6 +135,14 @@ class Settings(BaseSettings):
     # `tunecluster jobs run ...`, `tunecluster discovery post --due`; docs/operations.md)
     run_jobs: bool = True
 
+    # members' feedback (bot/services/feedback.py, docs/feedback.md)
+    # strategy arms guilds are assigned to by a stable hash (empty: off), and their shares
+    strategy_arms: NameList = []
+    strategy_arm_shares: FloatList = []
+    more_like_this_public: bool = False  # "More like this" answers the channel, not the member
+    dislike_artist_after: int = Field(2, ge=1)  # 👎 on this many of an artist's tracks drop it
+    learn_from_reactions: bool = False  # members' likes as sessions for the association model
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod
@@ -162,7 +171,7 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: Any) -> Any:
         return _split(value)
 
-    @field_validator("features", mode="before")
+    @field_validator("features", "strategy_arms", "strategy_arm_shares", mode="before")
     @classmethod
     def _split_names(cls, value: Any) -> Any:
         return _split(value)
@@ -179,6 +188,30 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown strategy {value!r} (one of: {', '.join(strategies.available())})"
             )
+        return value
+
+    @field_validator("strategy_arms")
+    @classmethod
+    def _known_arms(cls, value: list[str]) -> list[str]:
+        if not value:
+            return value
+        unknown = [name for name in value if strategies.get(name) is None]
+        if unknown:
+            raise ValueError(
+                f"unknown strategy {unknown[0]!r} (one of: {', '.join(strategies.names())})"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("each strategy may be one arm only")
+        return value
+
+    @field_validator("strategy_arm_shares")
+    @classmethod
+    def _arm_shares(cls, value: list[float], info: ValidationInfo) -> list[float]:
+        arms = info.data.get("strategy_arms") or []
+        if value and len(value) != len(arms):
+            raise ValueError(f"{len(value)} shares for {len(arms)} arms")
+        if any(share < 0 for share in value) or (value and sum(value) <= 0):
+            raise ValueError("shares are weights: not negative, not all zero")
         return value
 
     @field_validator("features")

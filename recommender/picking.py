@@ -60,6 +60,8 @@ class Options:
     # False: serve the input as a track without playlist history (the evaluation's cold
     # seeds: every new track a 2026 app adds starts so)
     history: bool = True
+    exclude_tracks: frozenset[str] = frozenset()  # the member's 👎 tracks (issue 14)
+    exclude_artists: frozenset[str] = frozenset()  # artists the member's 👎 removed
 
 
 @dataclass
@@ -228,6 +230,10 @@ class Picker:
             return "the same song under another id"
         if track_id in recent:
             return "recommended in this guild recently"
+        if track_id in self.options.exclude_tracks or self.options.exclude_artists & {
+            a["artist_id"] for a in details["artists"]
+        }:
+            return "not for this member (their 👎)"
         if self.options.exclude_same_artist and self.input_artists & {
             a["artist_id"] for a in details["artists"]
         }:

@@ -410,6 +410,51 @@ job_run = Table(
     **MYSQL_TABLE,
 )
 
+# --- members' reactions to picks (issue 14; bot/services/feedback.py) ---
+# Every pick shown with feedback buttons: the denominators of the feedback report, and what
+# a button's custom_id (answer id + position) refers to. guild_id 0 = outside a guild.
+feedback_pick = Table(
+    "feedback_pick",
+    metadata,
+    Column("answer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", SmallInteger, primary_key=True, autoincrement=False),
+    Column("guild_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger),  # who asked; NULL for a discovery post
+    Column("source", String(16), nullable=False),  # recommend | more | discovery
+    Column("track_id", Id(), nullable=False),
+    Column("seed_track_id", Id()),
+    Column("strategy", String(32), nullable=False),
+    Column("arm", String(32), nullable=False),  # "off" when strategy arms are off
+    Column("model_version", String(64)),
+    _created(),
+    Index("ix_feedback_pick_guild_created", "guild_id", "created_at"),
+    Index("ix_feedback_pick_arm_strategy", "arm", "strategy"),
+    **MYSQL_TABLE,
+)
+
+# One row per member and pick; a second click changes it. What the pick was is copied
+# from feedback_pick, so the row stands on its own (the model version may be pruned).
+reaction = Table(
+    "reaction",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("answer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", SmallInteger, primary_key=True, autoincrement=False),
+    Column("track_id", Id(), nullable=False),
+    Column("artist_id", Id()),  # primary artist when clicked: repeated dislikes drop it
+    Column("seed_track_id", Id()),
+    Column("strategy", String(32), nullable=False),
+    Column("arm", String(32), nullable=False),
+    Column("model_version", String(64)),
+    Column("verdict", String(8)),  # like | dislike | NULL (only "more like this")
+    Column("more", Boolean, nullable=False, server_default="0"),
+    _created(),
+    _updated(),
+    Index("ix_reaction_guild_user_verdict", "guild_id", "user_id", "verdict"),
+    **MYSQL_TABLE,
+)
+
 # A lease row with expiry: one process runs the global jobs; a dead holder's lease expires.
 lease = Table(
     "lease",

@@ -245,7 +245,10 @@ async def test_a_scheduled_post_arrives_at_its_time(world: World) -> None:
     assert all(e["url"].startswith("https://open.spotify.com/track/") for e in message["embeds"])
     assert all("similar-sounding" in _fields(e)["Why"] for e in message["embeds"])
     buttons = [c for row in message["components"] for c in row["components"]]
-    assert len(buttons) == 2 and all(b["style"] == 5 for b in buttons)
+    links = [b for b in buttons if b["style"] == 5]
+    assert len(links) == 2 and all(b["url"] for b in links)
+    assert len(message["components"]) == 2  # one row per pick: ▶ link, 👍, 👎, More like this
+    assert sum(b.get("custom_id", "").startswith("tc:") for b in buttons) == 2 * 3
     world.posted += _tracks(message)
     async with world.db.connection() as conn:
         logged = (

@@ -18,6 +18,7 @@ from bot.cli import (
     eda,
     enrich,
     evaluate,
+    feedback,
     importing,
     jobs,
     recommend,
@@ -81,6 +82,7 @@ for module in (
     evaluate,
     jobs,
     discovery,
+    feedback,
 ):
     module.register(app)
 

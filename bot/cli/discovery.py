@@ -72,7 +72,7 @@ def post_command(
 
     async def body() -> list[dict[str, Any]]:
         async with open_database(config) as db, rest_client(config) as client:
-            deliver = deliverer(client)
+            deliver = deliverer(client, db, config)
             if not due:
                 assert guild is not None
                 post = await service.post_now(

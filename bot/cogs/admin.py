@@ -15,6 +15,7 @@ from bot.app import TuneclusterBot
 from bot.checks import administrator, owner_only, owner_or_listed_admin
 from bot.embeds import status_embed, train_embed
 from bot.replies import message_for
+from bot.services import feedback
 from bot.services.retrain import TrainReport
 from bot.services.status import status
 from bot.services.train import TrainSettings
@@ -68,6 +69,7 @@ class Admin(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         app = self.bot.context
         report = await status(app.db, spotify_configured=app.spotify is not None)
+        report["feedback"] = feedback.summary_lines(await feedback.report(app.db))
         if app.retrainer.running:
             report["jobs"].insert(
                 0, {"job": "retrain", "outcome": "running", "started_at": app.retrainer.started_at}

@@ -157,7 +157,7 @@ class Discovery(
             post = await service.post_now(
                 app.db,
                 interaction.guild_id,
-                deliverer(self.bot),
+                deliverer(self.bot, app.db, app.settings),
                 no_repeat_days=app.settings.no_repeat_days,
             )
         except service.ChannelLost as lost:

@@ -12,9 +12,10 @@ from discord.ext import commands
 
 from bot.app import TuneclusterBot
 from bot.cogs.autocomplete import catalogue_tracks
-from bot.embeds import recommendation_message
 from bot.services.cards import track_cards
+from bot.services.feedback import FeedbackSettings, arm_of, strategy_for, taste_seed
 from bot.services.recommend import DEFAULT_PICKS, RecommendSettings, recommend
+from bot.views import send_recommendation
 from pipeline import extras
 from recommender import taxonomy
 
@@ -46,7 +47,7 @@ class Recommend(commands.Cog):
         name="recommend", description="Tracks that sound like this one, from the same genres"
     )
     @app_commands.describe(
-        track="A Spotify track link, or a track or artist name",
+        track="A Spotify track link, or a track or artist name (empty: something for you)",
         count="How many picks (1–5)",
         bucket="Only pick from this genre",
     )
@@ -56,18 +57,26 @@ class Recommend(commands.Cog):
     async def recommend(
         self,
         interaction: discord.Interaction,
-        track: app_commands.Range[str, 1, 500],
+        track: app_commands.Range[str, 1, 500] | None = None,
         count: app_commands.Range[int, 1, 5] = DEFAULT_PICKS,
         bucket: app_commands.Choice[str] | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
         app = self.bot.context
+        config = RecommendSettings.from_settings(app.settings)
+        taste = FeedbackSettings.from_settings(app.settings)
+        arm = arm_of(interaction.guild_id, taste.arms, taste.shares)
+        if track is None:  # something for me: a seed among the member's 👍
+            track = await taste_seed(
+                app.db, interaction.guild_id, interaction.user.id, config.dislike_artist_after
+            )
         result = await recommend(
             app.db,
             app.recommender,
             track,
-            RecommendSettings.from_settings(app.settings),
+            config,
             n=count,
+            strategy=strategy_for(arm, taste),
             bucket=bucket.value if bucket else None,
             guild_id=interaction.guild_id,
             user_id=interaction.user.id,
@@ -77,13 +86,12 @@ class Recommend(commands.Cog):
         cards = await track_cards(
             app.db, [result.track.track_id, *(p.track_id for p in result.picks)]
         )
-        embeds, view = recommendation_message(result, cards)
         files = []
         if app.settings.profile_image and result.picks and result.track.track_id in cards:
             png = await _profile_png(cards[result.track.track_id], result, cards)
             if png is not None:
                 files.append(discord.File(io.BytesIO(png), filename="profile.png"))
-        await interaction.followup.send(embeds=embeds, view=view, files=files)
+        await send_recommendation(interaction, app.db, result, arm=arm, files=files, cards=cards)
 
 
 async def _profile_png(seed, result, cards) -> bytes | None:

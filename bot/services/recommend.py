@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.services.feedback import exclusions
 from pipeline.resolver import resolve_track
 from recommender import strategies
 from recommender.serving import Options, Recommendation, Recommender
@@ -42,6 +43,7 @@ class RecommendSettings:
     exclude_same_artist: bool = False
     max_per_artist: int = 1
     plays_weight: float | None = None
+    dislike_artist_after: int = 2  # the member's 👎 on this many of an artist's tracks
 
     @classmethod
     def from_settings(cls, settings: Any) -> RecommendSettings:
@@ -52,6 +54,7 @@ class RecommendSettings:
             exclude_same_artist=settings.exclude_same_artist,
             max_per_artist=settings.max_picks_per_artist,
             plays_weight=settings.hybrid_plays_weight,
+            dislike_artist_after=settings.dislike_artist_after,
         )
 
 
@@ -80,6 +83,8 @@ async def recommend(
                 "the catalogue is empty: run `tunecluster setup` (or `tunecluster import`)"
             ) from None
         raise
+    # what the member's 👎 removed (nothing without a member: the command line)
+    tracks, artists = await exclusions(db, guild_id, user_id, config.dislike_artist_after)
     options = Options(
         n=n,
         strategy=strategy or config.strategy,
@@ -89,6 +94,8 @@ async def recommend(
         bucket=bucket,
         max_per_artist=config.max_per_artist,
         plays_weight=config.plays_weight,
+        exclude_tracks=tracks,
+        exclude_artists=artists,
     )
     async with db.connection() as conn:
         result = await recommender.recommend(conn, track_id, options, rng=rng)

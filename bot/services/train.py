@@ -40,6 +40,7 @@ from recommender.training import (
     training_fingerprint,
 )
 from sql import frames, models
+from sql import reactions as reaction_store
 from sql.database import Database
 from sql.errors import TuneclusterError
 
@@ -65,6 +66,8 @@ class TrainSettings:
     # Train as a 2026 development-mode app sees the catalogue: no popularity anywhere
     # (the evaluation's default).
     hide_popularity: bool = False
+    # Members' liked tracks as sessions beside the playlists (TUNECLUSTER_LEARN_FROM_REACTIONS)
+    learn_from_reactions: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> TrainSettings:
@@ -82,6 +85,7 @@ class TrainSettings:
                 neighbours=settings.association_neighbours,
                 method=settings.association_method,
             ),
+            learn_from_reactions=settings.learn_from_reactions,
         )
 
 
@@ -179,7 +183,7 @@ async def train(
     clock = time.perf_counter()
     _step(progress, "reading the playlists")
     ids = await asyncio.to_thread(as_ids, data.track_ids)
-    sessions = await _sessions(db, ids, holdout)
+    sessions = await _sessions(db, ids, holdout, config.learn_from_reactions)
     timings["read_playlists"] = time.perf_counter() - clock
 
     version = bundles.new_version(fingerprint)
@@ -236,9 +240,10 @@ def without_popularity(tracks: pd.DataFrame) -> pd.DataFrame:
 
 
 async def _sessions(
-    db: Database, ids: np.ndarray, holdout: frozenset[str]
+    db: Database, ids: np.ndarray, holdout: frozenset[str], reactions: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every playlist's entries as (session, track row) codes, minus `holdout`."""
+    """Every playlist's entries as (session, track row) codes, minus `holdout`; with
+    `reactions`, each member's liked tracks too, as one session per member and guild."""
     coder = SessionCoder(ids)
     async with db.connection() as conn:
         async for playlists, tracks in frames.playlist_entry_parts(conn):
@@ -246,6 +251,11 @@ async def _sessions(
                 keep = ~pd.Series(playlists).isin(holdout).to_numpy()
                 playlists, tracks = playlists[keep], tracks[keep]
             await asyncio.to_thread(coder.add, playlists, tracks)
+        if reactions:
+            liked = await reaction_store.liked_sessions_frame(conn)
+            await asyncio.to_thread(
+                coder.add, liked["playlist_id"].to_numpy(object), liked["track_id"].to_numpy(object)
+            )
     return coder.codes()
 
 

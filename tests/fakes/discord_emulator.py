@@ -52,7 +52,8 @@ Interaction record: ``id, token, type, name, payload, dispatched_at, callback, c
     callback_type, callback_files, original, followups, edits, files, done_at, latency,
     ephemeral, choices, messages, expired``; ``await wait_callback()``, ``await wait_done()``
     (done = an answer the user can see: a type 4/7/8/9 callback, or after a 5/6 defer the
-    first follow-up or @original edit), ``await wait_followups(count)``.  The first follow-up
+    first follow-up or @original edit), ``await wait_settled()`` (done, or expired: a
+    callback later than ``interaction_deadline``), ``await wait_followups(count)``.  The first follow-up
     after a type-5 defer replaces the "thinking" message, keeping its ephemeral flag, as
     Discord does.
 Inspection: ``requests`` (every REST call: method, path below api_url, query, json, files,
@@ -575,6 +576,14 @@ class InteractionRecord:
             f"an answer to interaction {self.name!r}",
         )
 
+    async def wait_settled(self, timeout: float = 5.0) -> InteractionRecord:
+        """Until answered (as ``wait_done``) or expired (a callback refused as too late)."""
+        return await self._signal.wait_for(
+            lambda: self if self.done_at is not None or self.expired else None,
+            timeout,
+            f"an answer or expiry of interaction {self.name!r}",
+        )
+
     async def wait_followups(self, count: int = 1, timeout: float = 5.0) -> list[Json]:
         return await self._signal.wait_for(
             lambda: self.followups if len(self.followups) >= count else None,
@@ -828,6 +837,7 @@ class DiscordEmulator:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._saved: tuple[str, yarl.URL] | None = None
+        self._installs = 0
 
     def _add_guild(self, spec: GuildSpec) -> None:
         """Register a copy of a guild, completed the way Discord would describe it: a managed
@@ -869,6 +879,7 @@ class DiscordEmulator:
 
     async def stop(self) -> None:
         """Close leftover sockets with 4004 (discord.py then stops, never reconnects)."""
+        self._installs = min(self._installs, 1)  # every install ends with the emulator
         self.uninstall()
         for conn in self.connections:
             if conn.open:
@@ -896,15 +907,20 @@ class DiscordEmulator:
         return self.gateway_url + "/resume"
 
     def install(self) -> None:
-        """Point discord.py's REST base and default gateway here (class attributes)."""
+        """Point discord.py's REST base and default gateway here (class attributes).
+        Installs nest (two bots at once, a bot restarted beside another): only the
+        outermost ``uninstall`` restores what was there before."""
         if self._saved is None:
             self._saved = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        self._installs += 1
         Route.BASE = self.api_url
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
 
     def uninstall(self) -> None:
-        """Restore what ``install`` replaced; a no-op when not installed."""
-        if self._saved is not None:
+        """Undo one ``install``; the last one restores what it replaced (a no-op when
+        not installed)."""
+        self._installs = max(0, self._installs - 1)
+        if self._saved is not None and self._installs == 0:
             Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved
             self._saved = None
 
@@ -1113,9 +1129,15 @@ class DiscordEmulator:
             await target.conn.send(_op(INVALID_SESSION, resumable))
 
     def _live_session(self, guild_id: int | None) -> GatewaySession:
-        for session in reversed(self.sessions):
-            if not session.invalid and session.covers(guild_id):
+        """The newest valid session holding the guild, preferring one with an open socket
+        (a client that closed without ending its session is not where Discord delivers
+        while another client is connected)."""
+        valid = [s for s in reversed(self.sessions) if not s.invalid and s.covers(guild_id)]
+        for session in valid:
+            if session.conn is not None and session.conn.open:
                 return session
+        if valid:
+            return valid[0]
         raise RuntimeError("no gateway session: start the client and await wait_identified()")
 
     def _invocation(
