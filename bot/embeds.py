@@ -46,6 +46,8 @@ def input_embed(result: Recommendation, card: TrackCard | None) -> discord.Embed
     )
     placed = reasons.filed_under([p.bucket for p in result.placements])
     embed.add_field(name="Filed under", value=_clip(placed, 1024), inline=False)
+    if result.short_reason:  # never an empty or short answer without saying why
+        embed.add_field(name="Fewer picks than asked", value=_clip(result.short_reason, 1024))
     if card and card.image_url:
         embed.set_thumbnail(url=card.image_url)
     return embed

@@ -50,3 +50,22 @@ def test_filed_under_stays_short() -> None:
     assert filed_under(["rock", "pop", "edm"]) == "rock, pop and EDM"
     assert filed_under(["rock", "pop", "soul", "funk", "jazz"]) == "rock, pop, soul +2 more"
     assert filed_under([]) == "no genre yet"
+
+
+def test_a_short_answer_says_why_to_the_member() -> None:
+    from bot.embeds import input_embed
+    from recommender.picking import Placement, Recommendation, TrackInfo
+
+    reason = "only 0 of 5 picks: this server was recently recommended the other tracks near it"
+    result = Recommendation(
+        version="v",
+        strategy="hybrid",
+        track=TrackInfo("t", "Song", ["Artist"], ["rock"], ["rock"]),
+        placements=[Placement("rock", 0, 10)],
+        picks=[],
+        short_reason=reason,
+    )
+    fields = {f.name: f.value for f in input_embed(result, None).fields}
+    assert fields["Fewer picks than asked"] == reason
+    full = Recommendation(result.version, "hybrid", result.track, result.placements, [])
+    assert "Fewer picks than asked" not in {f.name for f in input_embed(full, None).fields}
