@@ -84,7 +84,7 @@ class Association:
 
     def has_history(self, track_id: str) -> bool:
         row = self.row(track_id)
-        return row is not None and self.indptr[row + 1] > self.indptr[row]
+        return row is not None and bool(self.indptr[row + 1] > self.indptr[row])
 
 
 def session_codes(entries: pd.DataFrame, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -138,8 +138,8 @@ async def evaluate_version(
         "model_version": version,
         "k": config.k,
         "seeds": len(seeds),
-        "warm_seeds": sum(s.warm for s in seeds),
-        "cold_seeds": sum(not s.warm for s in seeds),
+        "warm_seeds": int(sum(s.warm for s in seeds)),
+        "cold_seeds": int(sum(not s.warm for s in seeds)),
         "test_playlists": len({s.playlist for s in seeds}),
         "methods": methods,
     }
