@@ -114,8 +114,9 @@ def genres_embed(filing: dict[str, Any], card: TrackCard | None) -> discord.Embe
     raw = ", ".join(
         f"{g['genre']} → {', '.join(display(b) for b in g['buckets']) or 'others'}" for g in genres
     )
+    origin = "Track's genres" if filing.get("genres_from") == "track" else "Artists' genres"
     embed.add_field(
-        name="Artists' genres → buckets",
+        name=f"{origin} → buckets",
         value=_clip(raw or "none known (the track falls in no bucket)", 1024),
         inline=False,
     )

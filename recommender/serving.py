@@ -124,8 +124,8 @@ class Recommender:
         label = _label(info)
         if not info.genres:
             raise NoBucket(
-                f"{label} has no genre: none of its artists carries a genre tag, so it is in no"
-                " bucket (enrich the catalogue with artist genres)"
+                f"{label} has no genre: neither it nor its artists carry a genre tag, so it is"
+                " in no bucket (enrich the catalogue with artist genres)"
             )
         modelled = [b for b in info.buckets if b in bundle.models]
         unmodelled = [b for b in info.buckets if b not in bundle.models]
@@ -170,6 +170,8 @@ class Recommender:
                 "has_features": details["has_features"],
             },
             "genres": [{"genre": g, "buckets": list(taxonomy.buckets_for(g))} for g in genres],
+            # "track" (its own genres), "artists" (it has none: its artists') or None
+            "genres_from": details.get("genres_from"),
             "buckets": list(taxonomy.track_buckets(genres)),
             "taxonomy": taxonomy.source,
             "model_version": bundle.version if bundle is not None else None,

@@ -29,6 +29,7 @@ from sql.schema import (
     playlist_track,
     track,
     track_cluster,
+    track_genre,
 )
 from sql.upsert import chunked, upsert
 
@@ -171,6 +172,24 @@ async def upsert_artist_genres(conn: AsyncConnection, rows: Iterable[Row]) -> in
     )
 
 
+async def upsert_track_genres(conn: AsyncConnection, rows: Iterable[Row]) -> int:
+    """Rows of track_id, genre and source (a genre a source gives this one track); the
+    merge rule of artist genres: a stored (track, genre) keeps its first source."""
+    shaped = [(r["track_id"], g, r["source"]) for r in rows if (g := normalise_genre(r["genre"]))]
+    names = sorted({g for _, g, _ in shaped})
+    await upsert(conn, genre, ((n,) for n in names), columns=("name",), merge="ignore")
+    return await upsert(
+        conn, track_genre, shaped, columns=("track_id", "genre", "source"), merge="ignore"
+    )
+
+
+async def delete_artist_genres(conn: AsyncConnection, source: str) -> int:
+    """Remove every artist genre of `source`: what an import of a per-track source stored
+    at artist level before track genres existed (its re-import stores them per track)."""
+    result = await conn.execute(artist_genre.delete().where(artist_genre.c.source == source))
+    return int(result.rowcount or 0)
+
+
 def normalise_genre(name: str) -> str:
     """Spotify genres are lower case already; sources differ in spaces and case."""
     return " ".join(str(name).lower().split())[:191]
@@ -265,6 +284,20 @@ async def artist_genres(conn: AsyncConnection, artist_ids: Iterable[str]) -> dic
         )
         for row in (await conn.execute(query)).mappings():
             found[row["artist_id"]].append(row["genre"])
+    return dict(found)
+
+
+async def own_track_genres(conn: AsyncConnection, track_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The genres sources gave each track itself (not its artists'), sorted."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for batch in chunked(dict.fromkeys(track_ids), ID_CHUNK):
+        query = (
+            select(track_genre.c.track_id, track_genre.c.genre)
+            .where(track_genre.c.track_id.in_(batch))
+            .order_by(track_genre.c.track_id, track_genre.c.genre)
+        )
+        for row in (await conn.execute(query)).mappings():
+            found[row["track_id"]].append(row["genre"])
     return dict(found)
 
 

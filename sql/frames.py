@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sql.schema import (
@@ -25,6 +25,7 @@ from sql.schema import (
     playlist,
     playlist_track,
     track,
+    track_genre,
 )
 
 PARTITION = 50_000
@@ -166,25 +167,39 @@ async def _artist_credits(conn: AsyncConnection) -> pd.DataFrame:
     )
 
 
-async def track_genres_frame(conn: AsyncConnection, *, with_source: bool = False) -> pd.DataFrame:
-    """(track_id, genre) pairs through every credited artist's genres, without repeats.
+async def track_genres_frame(
+    conn: AsyncConnection, *, with_source: bool = False, with_origin: bool = False
+) -> pd.DataFrame:
+    """(track_id, genre) pairs, without repeats, by which a track is filed: the genres
+    stored for the track itself (`track_genre`) where it has any, else every credited
+    artist's genres.
 
     `with_source=True` adds the genre's source (for example "playlist-subgenre" for
     TidyTuesday's playlist-derived tags, which an evaluation must flag); a pair then
-    repeats once per distinct source.
+    repeats once per distinct source. `with_origin=True` adds `origin`: "track" or
+    "artists", where the pair came from.
     """
-    columns = [artist_track.c.track_id, artist_genre.c.genre]
+    own = [track_genre.c.track_id, track_genre.c.genre]
+    borrowed = [artist_track.c.track_id, artist_genre.c.genre]
+    names = ["track_id", "genre"]
     if with_source:
-        columns.append(artist_genre.c.source)
-    query = (
-        select(*columns)
-        .distinct()
+        own.append(track_genre.c.source)
+        borrowed.append(artist_genre.c.source)
+        names.append("source")
+    if with_origin:
+        own.append(literal("track").label("origin"))
+        borrowed.append(literal("artists").label("origin"))
+        names.append("origin")
+    has_own = exists().where(track_genre.c.track_id == artist_track.c.track_id)
+    by_artists = (
+        select(*borrowed)
         .select_from(
             artist_track.join(artist_genre, artist_genre.c.artist_id == artist_track.c.artist_id)
         )
-        .order_by(*columns)
+        .where(~has_own)
     )
-    names = ("track_id", "genre", "source") if with_source else ("track_id", "genre")
+    both = union(select(*own), by_artists).subquery()  # UNION: without repeats
+    query = select(*both.c).order_by(*both.c)
     return await _frame(conn, query, names)
 
 

@@ -2,8 +2,8 @@
 
 Picks seek through the `track_cluster` primary key (version, bucket, cluster, position):
 a request reads a bounded number of rows whatever the catalogue's size. A request makes
-two round trips: one for the input track (the active version, its details and genres in
-one statement), one for the candidates (every seek, or every chosen position, of the
+two round trips: one for the input track (the active version, its details and the
+genres it is filed by, its own or else its artists', in one statement), one for the candidates (every seek, or every chosen position, of the
 request in one UNION ALL over the primary key, joined to the candidates' details). The statements are compiled once per engine and
 shape (SQLAlchemy writes the SQL; values go to the driver as tuples, like `sql.upsert`):
 statement building and result processing were most of a recommendation's time. Variable
@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal_column, select, union_all
+from sqlalchemy import and_, bindparam, literal, literal_column, select, union_all
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,6 +32,7 @@ from sql.schema import (
     recommendation_log,
     track,
     track_cluster,
+    track_genre,
 )
 
 ACTIVE_KEY = "active_model"
@@ -108,15 +109,20 @@ def _active(_: int, __: str):
 
 
 def _input(_: int, __: str):
-    """The active version, the track's details and artists, and its artists' genres (one
-    row per artist and genre: a handful for one track)."""
+    """The active version, the track's details and artists, and every genre that could
+    file it, tagged "track" (its own) or "artists" (its artists'): one row per artist and
+    genre, a handful for one track. `input_track` keeps the track's own where it has any."""
+    tagged = union_all(
+        select(track_genre.c.track_id, track_genre.c.genre, literal("track").label("origin")).where(
+            track_genre.c.track_id == bindparam("track_id")
+        ),
+        select(artist_track.c.track_id, artist_genre.c.genre, literal("artists").label("origin"))
+        .join(artist_genre, artist_genre.c.artist_id == artist_track.c.artist_id)
+        .where(artist_track.c.track_id == bindparam("track_id")),
+    ).subquery("tagged")
     return (
-        select(_active_value(), *_details_columns(), artist_genre.c.genre)
-        .select_from(
-            _details_from(track).outerjoin(
-                artist_genre, artist_genre.c.artist_id == artist_track.c.artist_id
-            )
-        )
+        select(_active_value(), *_details_columns(), tagged.c.genre, tagged.c.origin)
+        .select_from(_details_from(track).outerjoin(tagged, tagged.c.track_id == track.c.track_id))
         .where(track.c.track_id == bindparam("track_id"))
     )
 
@@ -262,7 +268,7 @@ async def active_version(conn: AsyncConnection) -> str | None:
 
 
 async def track_genres(conn: AsyncConnection, track_id: str) -> list[str]:
-    """The genres of every artist credited on the track."""
+    """The genres the track is filed by: its own where it has any, else its artists'."""
     _, _, genres = await input_track(conn, track_id)
     return genres
 
@@ -270,17 +276,22 @@ async def track_genres(conn: AsyncConnection, track_id: str) -> list[str]:
 async def input_track(
     conn: AsyncConnection, track_id: str
 ) -> tuple[str | None, dict[str, Any] | None, list[str]]:
-    """(active version, the track's details or None, its artists' genres) in one trip."""
+    """(active version, the track's details or None, the genres it is filed by) in one
+    trip. The genres are the track's own (`track_genre`) where it has any, else its
+    artists'; `details["genres_from"]` says which: "track", "artists" or None."""
     rows = await _run(conn, "input", 1, {"track_id": track_id})
     if not rows:
         return await active_version(conn), None, []
     tracks = _Tracks()
-    genres: dict[str, None] = {}
+    tagged: dict[str, dict[str, None]] = {"track": {}, "artists": {}}
     for row in rows:
-        tracks.add(row[1:-1])
-        if row[-1] is not None:
-            genres[row[-1]] = None
-    return rows[0][0], tracks.done()[track_id], sorted(genres)
+        tracks.add(row[1:-2])
+        if row[-2] is not None:
+            tagged[row[-1]][row[-2]] = None
+    origin = "track" if tagged["track"] else "artists" if tagged["artists"] else None
+    details = tracks.done()[track_id]
+    details["genres_from"] = origin
+    return rows[0][0], details, sorted(tagged[origin]) if origin else []
 
 
 def _arm_params(version: str, batch: list[dict[str, Any]], pad: dict) -> tuple[int, dict]:

@@ -212,9 +212,23 @@ artist_genre = Table(
     metadata,
     Column("artist_id", Id(), ForeignKey("artist.artist_id", ondelete="CASCADE"), primary_key=True),
     Column("genre", String(191), ForeignKey("genre.name", ondelete="CASCADE"), primary_key=True),
-    # Where the tag came from: spotify, musicoset, seed-csv, or a playlist subgenre.
+    # Where the tag came from: spotify, musicoset, seed-csv.
     Column("source", String(32), nullable=False),
     Index("ix_artist_genre_genre", "genre"),
+    **MYSQL_TABLE,
+)
+
+# Genres a source gives one track (Kaggle's track_genre, the TidyTuesday playlist subgenre
+# a track was found under). A track with any files by these alone; a track without any
+# by its artists' genres (`sql.frames.track_genres_frame`, `sql.picks.input_track`).
+track_genre = Table(
+    "track_genre",
+    metadata,
+    Column("track_id", Id(), ForeignKey("track.track_id", ondelete="CASCADE"), primary_key=True),
+    Column("genre", String(191), ForeignKey("genre.name", ondelete="CASCADE"), primary_key=True),
+    # Where the tag came from: track-genre (Kaggle) or playlist-subgenre (TidyTuesday).
+    Column("source", String(32), nullable=False),
+    Index("ix_track_genre_genre", "genre"),
     **MYSQL_TABLE,
 )
 
@@ -474,6 +488,7 @@ CATALOGUE_TABLES = (
     "artist_track",
     "genre",
     "artist_genre",
+    "track_genre",
     "playlist",
     "playlist_track",
 )

@@ -145,7 +145,8 @@ def _render_many(results: list[dict[str, Any]]) -> None:
 
 
 def genres(text: Text, as_json: JsonFlag = False) -> None:
-    """Show how LINK-OR-QUERY is filed: its artists' genres, their buckets, its clusters."""
+    """Show how LINK-OR-QUERY is filed: its genres (its own, else its artists'), their
+    buckets, its clusters."""
     from bot.services import genres as genres_service  # heavy: only when used
     from recommender.serving import Recommender
 
@@ -219,7 +220,11 @@ def _value(value: float | None) -> str:
 def _render_genres(r: dict[str, Any]) -> None:
     console.print(_title(r["track"]), highlight=False)
     if not r["genres"]:
-        console.print("its artists carry no genre: it is in no bucket")
+        console.print("neither the track nor its artists carry a genre: it is in no bucket")
+    elif r.get("genres_from") == "track":
+        console.print("filed by the track's own genres (its artists' are not used)")
+    else:
+        console.print("filed by its artists' genres (the track has none of its own)")
     table = Table("genre", "buckets", box=None)
     for g in r["genres"]:
         table.add_row(g["genre"], ", ".join(map(display, g["buckets"])))

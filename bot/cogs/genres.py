@@ -1,4 +1,4 @@
-"""/genres: how a track is filed — its artists' genres, buckets, clusters and sound."""
+"""/genres: how a track is filed — its genres (own or artists'), buckets, clusters, sound."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`genres`: how a track is filed — its artists' genres, their buckets, its clusters."""
+"""`genres`: how a track is filed — its genres (its own, else its artists'), where they
+came from, their buckets, its clusters."""
 
 from __future__ import annotations
 

@@ -4,7 +4,10 @@ One row per (track, track_genre); the first column is an unnamed row index; `art
 are names joined with ';' (no ids). Artists get name keys (`name_keyed=True`, the same
 key TidyTuesday gives the same name); the album, known only by name, gets a name key
 from its primary artist and its name. `track_genre` (the dataset's search genre, one of
-114) is stored as a genre of every credited artist with source `track-genre`.
+114) is a fact about the track, not its artists: it is stored in `track_genre` with
+source `track-genre` (a track in several rows gets each row's genre). Artist genres of
+that source left by earlier versions, which gave it to every credited artist, are
+removed by the import.
 Missing values are empty fields (pandas wrote the file), never "NA".
 """
 
@@ -51,10 +54,11 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
     values = numbers(frame, ("popularity", "duration_ms", *FEATURES), report, file.name)
     duplicate = frame.duplicated().to_numpy()
     batch = CatalogueBatch()
+    batch.supersedes_artist_genres.add(GENRE_SOURCE)
     no_artist = 0
     report.note(
-        f"artist genres come from the dataset's track_genre (source '{GENRE_SOURCE}'), "
-        "given to every credited artist"
+        f"track genres come from the dataset's track_genre (source '{GENRE_SOURCE}'), "
+        "stored for the track, not its artists"
     )
     for i, row in enumerate(frame.itertuples(index=False)):
         if duplicate[i]:
@@ -82,6 +86,7 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
                 "source": SOURCE,
             },
         )
+        batch.put_track_genres(track_id, [row.track_genre], GENRE_SOURCE)
         features = {
             f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in FEATURES
         }
@@ -100,9 +105,8 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
                 (artist_id, track_id),
                 {"artist_id": artist_id, "track_id": track_id, "position": position},
             )
-            batch.put_genres(artist_id, [row.track_genre], GENRE_SOURCE)
     if no_artist:
-        report.note(f"{no_artist} row(s) without artists: track kept without artist or genres")
+        report.note(f"{no_artist} row(s) without artists: track kept without artist")
     return batch
 
 

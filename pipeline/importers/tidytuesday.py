@@ -2,9 +2,11 @@
 
 One row per (track, playlist); the same playlist may appear under several subgenres.
 Artists come as names only: each gets a name key (`reading.name_key`) and
-`name_keyed=True`. The playlist subgenre is the file's only genre signal: it is stored
-as a genre of the track's artist with source `playlist-subgenre` — which leaks playlist
-membership into any playlist-based evaluation, so evaluations must say so. The file
+`name_keyed=True`. The playlist subgenre is the file's only genre signal, and a fact
+about the track (it sits in a playlist of that subgenre): it is stored in `track_genre`
+with source `playlist-subgenre` — which leaks playlist membership into any
+playlist-based evaluation, so evaluations must say so. Artist genres of that source
+left by earlier versions (which gave it to the track's artist) are removed by the import. The file
 was written by R: "NA" marks a missing value.
 """
 
@@ -62,8 +64,9 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
     positions: dict[str, dict[str, int]] = {}
     subgenres: dict[str, set[str]] = {}
     missing_name = missing_artist = repeated_entries = 0
+    batch.supersedes_artist_genres.add(GENRE_SOURCE)
     report.note(
-        f"artist genres come from playlist subgenres (source '{GENRE_SOURCE}'): they leak "
+        f"track genres come from playlist subgenres (source '{GENRE_SOURCE}'): they leak "
         "playlist membership into playlist-based evaluation"
     )
     for i, row in enumerate(frame.itertuples(index=False)):
@@ -119,6 +122,7 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
         artist_name = _text(row.track_artist)
         artist_id = name_key(artist_name) if artist_name else None
         subgenre = normalise_genre(row.playlist_subgenre) if _text(row.playlist_subgenre) else ""
+        batch.put_track_genres(track_id, [subgenre], GENRE_SOURCE)
         if artist_id:
             batch.put(
                 "artists",
@@ -130,7 +134,6 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
                 (artist_id, track_id),
                 {"artist_id": artist_id, "track_id": track_id, "position": 0},
             )
-            batch.put_genres(artist_id, [subgenre], GENRE_SOURCE)
         else:
             missing_artist += 1
         playlist_id = row.playlist_id.strip()
@@ -183,13 +186,11 @@ def _notes(
     if missing_name:
         report.note(f"{missing_name} row(s) with no track name (NA): track kept, name empty")
     if missing_artist:
-        report.note(
-            f"{missing_artist} row(s) with no artist (NA): track kept without artist or genres"
-        )
+        report.note(f"{missing_artist} row(s) with no artist (NA): track kept without artist")
     if repeated_entries:
         report.note(
             f"{repeated_entries} row(s) repeat a (playlist, track) pair under another "
-            "subgenre: one playlist entry kept, every subgenre given to the artist"
+            "subgenre: one playlist entry kept, every subgenre given to the track"
         )
     several = sum(1 for s in subgenres.values() if len(s) > 1)
     if several:

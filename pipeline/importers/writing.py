@@ -35,6 +35,7 @@ from sql.schema import (
     playlist_track,
     source_file,
     track,
+    track_genre,
 )
 from sql.upsert import chunked, upsert
 
@@ -53,6 +54,10 @@ class CatalogueBatch:
     artist_tracks: dict[tuple[str, str], Row] = field(default_factory=dict)
     artist_albums: dict[tuple[str, str], Row] = field(default_factory=dict)
     artist_genres: dict[tuple[str, str], Row] = field(default_factory=dict)
+    track_genres: dict[tuple[str, str], Row] = field(default_factory=dict)
+    # Artist-genre sources this import supersedes: an earlier import stored its per-track
+    # genres at artist level; their rows are removed when this batch is written.
+    supersedes_artist_genres: set[str] = field(default_factory=set)
     playlists: dict[str, Row] = field(default_factory=dict)
     playlist_tracks: dict[tuple[str, int], Row] = field(default_factory=dict)
     conflicts: dict[str, int] = field(default_factory=dict)
@@ -63,6 +68,13 @@ class CatalogueBatch:
             if isinstance(genre, str) and (name := catalogue.normalise_genre(genre)):
                 row = {"artist_id": artist_id, "genre": name, "source": source}
                 self.put("artist_genres", (artist_id, name), row)
+
+    def put_track_genres(self, track_id: str, genres: Iterable[Any], source: str) -> None:
+        """Genres the source gives this one track, normalised; empty values left out."""
+        for genre in genres:
+            if isinstance(genre, str) and (name := catalogue.normalise_genre(genre)):
+                row = {"track_id": track_id, "genre": name, "source": source}
+                self.put("track_genres", (track_id, name), row)
 
     def put(self, table: str, key: Any, row: Row) -> bool:
         """Add `row` under `key`; an existing row keeps its values and gains missing ones.
@@ -122,6 +134,7 @@ _TARGETS = (
     _Target("artist_tracks", artist_track, catalogue.link_artist_tracks, ("position",), False),
     _Target("artist_albums", artist_album, catalogue.link_artist_albums, (), False),
     _Target("artist_genres", artist_genre, catalogue.upsert_artist_genres, (), False),
+    _Target("track_genres", track_genre, catalogue.upsert_track_genres, (), False),
     _Target(
         "playlists",
         playlist,
@@ -210,6 +223,13 @@ async def write_batch(
         report.note(f"{n} {table} appeared again with different values: the first was kept")
     async with db.transaction() as conn:
         genres_before = (await catalogue.counts(conn, ["genre"]))["genre"]
+        for source in sorted(batch.supersedes_artist_genres):
+            removed = await catalogue.delete_artist_genres(conn, source)
+            if removed:
+                report.note(
+                    f"removed {removed} artist genre row(s) of source '{source}' left by an "
+                    "earlier import: these genres are now stored per track"
+                )
         for done, target in enumerate(_TARGETS):
             rows = list(getattr(batch, target.name).values())
             if progress:
