@@ -166,6 +166,23 @@ class Settings(BaseSettings):
         except DatabaseUrlError as error:
             raise ValueError(str(error)) from None
 
+    @field_validator(
+        "curate_year_min",
+        "curate_year_max",
+        "curate_min_popularity",
+        "curate_duration_quantile",
+        "dev_guild_id",
+        "log_channel_id",
+        "genre_map_file",
+        "watch_dir",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """`TUNECLUSTER_CURATE_YEAR_MIN=` (or `curate_year_min = ""` in the TOML file, which
+        has no null) switches the filter off: an empty optional setting is None."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("admin_guild_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:

@@ -108,6 +108,17 @@ class CurationResult:
     def rows_out(self) -> int:
         return len(self.frame)
 
+    def emptied_by(self) -> str | None:
+        """When curation removed every track: one line naming each filter that removed
+        some, with its count and the setting that relaxes it; else None."""
+        if self.rows_out or not self.rows_in:
+            return None
+        parts = [f"{_said(step)} removed {step.dropped:,}" for step in self.funnel if step.dropped]
+        return (
+            f"curation removed all {self.rows_in:,} tracks: {'; '.join(parts)}"
+            f" (relax {', '.join(_SETTINGS[s.name] for s in self.funnel if s.dropped)})"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_in": self.rows_in,
@@ -127,6 +138,27 @@ class CurationResult:
                 for s in self.funnel
             ],
         }
+
+
+_SETTINGS = {
+    "release year": "TUNECLUSTER_CURATE_YEAR_MIN / _MAX, empty for no bound",
+    "popularity": "TUNECLUSTER_CURATE_MIN_POPULARITY, empty for no floor",
+    "audio features": "TUNECLUSTER_FEATURES, or run `tunecluster enrich`",
+    "duration": "TUNECLUSTER_CURATE_DURATION_QUANTILE, empty for no cap",
+}
+
+
+def _said(step: FunnelStep) -> str:
+    """'release year 2010–2019 (1,200 without a year)': a funnel step for a reader."""
+    text = f"{step.name} {step.rule}"
+    unknown = {
+        "no_release_year_dropped": "without a release year",
+        "no_features_row": "without audio features",
+    }
+    if step.name == "popularity" and step.detail.get("unknown_popularity_action") == "dropped":
+        unknown["unknown_popularity"] = "of unknown popularity"
+    notes = [f"{step.detail[k]:,} {said}" for k, said in unknown.items() if step.detail.get(k)]
+    return text + (f" ({', '.join(notes)})" if notes else "")
 
 
 def floor_popularity(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

@@ -213,3 +213,54 @@ def test_filters_off_and_empty_frame() -> None:
     assert result.rows_out == 0
     with pytest.raises(ValueError, match="lacks feature columns: nope"):
         curate(empty, CurationFilters(features=("nope",)))
+
+
+async def test_no_year_bound_keeps_tracks_without_a_year(db: Database) -> None:
+    """A Kaggle catalogue has no release dates: with both bounds empty it curates."""
+    await load(db)
+    off = CurationFilters(**{**FILTERS.__dict__, "year_min": None, "year_max": None})
+    result = await curate_catalogue(db, off)
+    assert (result.funnel[0].rule, result.funnel[0].dropped) == ("off", 0)
+    assert tid(3) in set(result.frame["track_id"])  # no album, no year: kept
+    assert tid(2) in set(result.frame["track_id"])  # 2005: kept
+    only_max = CurationFilters(**{**FILTERS.__dict__, "year_min": None})
+    result = await curate_catalogue(db, only_max)
+    assert result.funnel[0].rule == "…–2019"
+    assert tid(3) not in set(result.frame["track_id"])  # a bound is on: no year, no match
+    assert tid(2) in set(result.frame["track_id"])
+
+
+async def test_an_emptied_set_names_the_filters_that_emptied_it(db: Database) -> None:
+    await load(db)
+    kept = await curate_catalogue(db, FILTERS)
+    assert kept.emptied_by() is None
+    future = await curate_catalogue(db, CurationFilters(**{**FILTERS.__dict__, "year_min": 2030}))
+    assert future.emptied_by() == (
+        "curation removed all 10 tracks: release year 2030–2019 (1 without a release year)"
+        " removed 10 (relax TUNECLUSTER_CURATE_YEAR_MIN / _MAX, empty for no bound)"
+    )
+    both = CurationFilters(
+        **{**FILTERS.__dict__, "min_popularity": 100, "keep_unknown_popularity": False}
+    )
+    message = (await curate_catalogue(db, both)).emptied_by()
+    assert message is not None and "\n" not in message
+    assert message.startswith("curation removed all 10 tracks: release year 2010–2019")
+    assert "popularity ≥ 100 (track, else album popularity) (1 of unknown popularity)" in message
+    assert "removed 8 (relax" in message and "TUNECLUSTER_CURATE_MIN_POPULARITY" in message
+    assert "genre" not in message
+
+
+async def test_train_fails_naming_the_filter_not_the_genres(db: Database, tmp_path) -> None:
+    from bot.services.train import TrainSettings, train
+    from sql.errors import TuneclusterError
+
+    await load(db)
+    config = TrainSettings(
+        models_dir=tmp_path / "models",
+        features=FEATURES,
+        curation=CurationFilters(year_min=2030, year_max=None),
+    )
+    with pytest.raises(TuneclusterError) as failed:
+        await train(db, config)
+    assert str(failed.value).startswith("curation removed all 10 tracks: release year 2030–…")
+    assert "genre" not in str(failed.value)

@@ -20,7 +20,7 @@ from pipeline.importers.reading import SPOTIFY_ID
 from sql import catalogue
 from sql.database import Database
 from sql.migrate import init_schema
-from sql.schema import album, artist, artist_genre, playlist, track
+from sql.schema import album, artist, artist_genre, playlist, track, track_genre
 from tests.conftest import clear_mysql
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
@@ -34,6 +34,7 @@ TABLES = (
     "artist_album",
     "genre",
     "artist_genre",
+    "track_genre",
     "playlist",
     "playlist_track",
 )
@@ -47,6 +48,7 @@ EXPECTED = {
         "artist_album": 1_229,
         "genre": 1_114,
         "artist_genre": 3_545,
+        "track_genre": 0,
         "playlist": 0,
         "playlist_track": 0,
     },
@@ -59,6 +61,7 @@ EXPECTED = {
         "artist_album": 26_204,
         "genre": 1_560,
         "artist_genre": 36_256,
+        "track_genre": 0,
         "playlist": 0,
         "playlist_track": 0,
     },
@@ -70,7 +73,8 @@ EXPECTED = {
         "artist_track": 28_352,  # 4 tracks have "NA" as artist
         "artist_album": 0,
         "genre": 24,
-        "artist_genre": 16_160,
+        "artist_genre": 0,  # the playlist subgenre is the track's, not its artist's
+        "track_genre": 32_833,  # distinct (track, subgenre) pairs
         "playlist": 471,
         "playlist_track": 32_251,  # distinct (playlist, track) of 32,833 rows
     },
@@ -178,8 +182,10 @@ async def _tidytuesday(conn, report: ImportReport) -> None:
     assert keyed == 10_683
     ids = list((await conn.execute(select(artist.c.artist_id))).scalars())
     assert not any(SPOTIFY_ID.fullmatch(i) for i in ids)
-    sources = set((await conn.execute(select(artist_genre.c.source))).scalars())
+    sources = set((await conn.execute(select(track_genre.c.source))).scalars())
     assert sources == {"playlist-subgenre"}
+    with_genre = await conn.scalar(select(func.count(func.distinct(track_genre.c.track_id))))
+    assert with_genre == 28_356  # every track sits in a playlist with a subgenre
     in_decade = await conn.scalar(
         select(func.count())
         .select_from(track.join(album))

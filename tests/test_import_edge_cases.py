@@ -15,7 +15,14 @@ from pipeline.importers.reading import SPOTIFY_ID, WrongFormat, name_key
 from sql import catalogue
 from sql.database import Database
 from sql.errors import TuneclusterError
-from sql.schema import album, artist, artist_genre, audio_features, source_file, track
+from sql.schema import (
+    album,
+    artist,
+    audio_features,
+    source_file,
+    track,
+    track_genre,
+)
 from tests.fixtures.datasets import (
     TIDY_COLUMNS,
     kaggle_edge_file,
@@ -27,6 +34,7 @@ from tests.fixtures.datasets import (
 )
 
 TABLES = ["artist", "album", "track", "audio_features", "artist_track", "artist_genre"]
+TABLES += ["track_genre"]
 TABLES += ["playlist", "playlist_track", "genre", "artist_album"]
 
 
@@ -50,7 +58,8 @@ async def test_tidytuesday_edge_cases(db: Database, tmp_path: Path) -> None:
         "track": 6,  # t0..t4 and the all-"NA" track
         "audio_features": 6,
         "artist_track": 5,  # the NA track has no artist
-        "artist_genre": 4,
+        "artist_genre": 0,  # the subgenre is the track's (it sits in that playlist)
+        "track_genre": 7,  # t0 in two playlists: dance pop and electropop; t6 has no artist
         "playlist": 2,
         "playlist_track": 7,
         "genre": 2,
@@ -64,8 +73,8 @@ async def test_tidytuesday_edge_cases(db: Database, tmp_path: Path) -> None:
             select(audio_features.c.tempo).where(audio_features.c.track_id == tid("track", 4))
         )
         year_only = (await catalogue.get_albums(conn, [tid("album", 3)]))[tid("album", 3)]
-        genres = await catalogue.artist_genres(conn, [name_key("Artist 0")])
-        sources = set((await conn.execute(select(artist_genre.c.source))).scalars())
+        genres = await catalogue.own_track_genres(conn, [tid("track", 0), tid("track", 6)])
+        sources = set((await conn.execute(select(track_genre.c.source))).scalars())
     names = {k: v["name"] for k, v in tracks.items()}
     assert names[tid("track", 1)] == "Déjà Vu 💃 — مرحبا"
     assert names[tid("track", 2)] == "None"
@@ -75,8 +84,8 @@ async def test_tidytuesday_edge_cases(db: Database, tmp_path: Path) -> None:
     assert tempo is None  # "fast" is not a number: stored as unknown, row kept
     assert (year_only["release_date"], year_only["release_date_precision"]) == ("2012", "year")
     assert year_only["release_year"] == 2012
-    assert genres == {name_key("Artist 0"): ["dance pop", "electropop"]}
-    assert sources == {"playlist-subgenre"}
+    assert genres == {tid("track", 0): ["dance pop", "electropop"], tid("track", 6): ["dance pop"]}
+    assert sources == {"playlist-subgenre"}  # "playlist": the evaluation's leakage warning
     for row in artists:
         assert row["name_keyed"] is True
         assert row["artist_id"].startswith("name:") and not SPOTIFY_ID.fullmatch(row["artist_id"])
@@ -124,10 +133,11 @@ async def test_kaggle_tracks_edge_cases(db: Database, tmp_path: Path) -> None:
     assert dict(report.skipped) == {"invalid track id": 1}
     counts = await _counts(db)
     assert (counts["track"], counts["artist"], counts["album"]) == (4, 3, 3)
-    assert (counts["artist_track"], counts["artist_genre"], counts["genre"]) == (4, 5, 2)
+    assert (counts["artist_track"], counts["artist_genre"], counts["genre"]) == (4, 0, 2)
+    assert counts["track_genre"] == 5  # t0 in two rows (k-pop, dance); t1, t2, t4
     async with db.connection() as conn:
         credits = await catalogue.track_artists(conn, [tid("track", 0)])
-        genres = await catalogue.artist_genres(conn, [name_key("Artist A")])
+        genres = await catalogue.own_track_genres(conn, [tid("track", i) for i in range(5)])
         explicit = await conn.scalar(
             select(track.c.explicit).where(track.c.track_id == tid("track", 1))
         )
@@ -138,7 +148,12 @@ async def test_kaggle_tracks_edge_cases(db: Database, tmp_path: Path) -> None:
         )
         albums = set((await conn.execute(select(album.c.album_id))).scalars())
     assert [a["name"] for a in credits[tid("track", 0)]] == ["Artist A", "Artist B"]
-    assert genres[name_key("Artist A")] == ["dance", "k-pop"]
+    assert genres == {
+        tid("track", 0): ["dance", "k-pop"],  # each row's genre, for this track only
+        tid("track", 1): ["k-pop"],  # Artist B is on t0 too: t0's "dance" stays on t0
+        tid("track", 2): ["k-pop"],  # no artist: the genre is still the track's
+        tid("track", 4): ["k-pop"],
+    }
     assert explicit is True and signature == 4
     # "Album 0" by Artist A and "Album 0" by Artist C are different albums.
     assert name_key("Artist A", "Album 0", kind="album") in albums

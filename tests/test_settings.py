@@ -84,6 +84,35 @@ def test_dotenv_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert load_settings().k_max == 16  # the environment beats both
 
 
+CURATION = ("CURATE_YEAR_MIN", "CURATE_YEAR_MAX", "CURATE_MIN_POPULARITY")
+
+
+def test_an_empty_curation_bound_is_no_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*CURATION, "CURATE_DURATION_QUANTILE", "WATCH_DIR", "DEV_GUILD_ID"):
+        monkeypatch.setenv(f"TUNECLUSTER_{name}", "")
+    s = load_settings()
+    assert (s.curate_year_min, s.curate_year_max, s.curate_min_popularity) == (None,) * 3
+    assert (s.curate_duration_quantile, s.watch_dir, s.dev_guild_id) == (None,) * 3
+    filters = TrainSettings.from_settings(s).curation
+    assert (filters.year_min, filters.year_max, filters.min_popularity) == (None,) * 3
+    monkeypatch.setenv("TUNECLUSTER_CURATE_YEAR_MAX", " ")
+    assert load_settings().curate_year_max is None
+
+
+def test_an_empty_curation_bound_in_the_toml_file(tmp_path: Path) -> None:
+    (tmp_path / "tunecluster.toml").write_text(
+        'curate_year_min = ""\ncurate_year_max = 2015\ncurate_min_popularity = ""\n'
+    )
+    s = load_settings()
+    assert (s.curate_year_min, s.curate_year_max, s.curate_min_popularity) == (None, 2015, None)
+
+
+def test_a_malformed_curation_bound_is_still_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNECLUSTER_CURATE_YEAR_MIN", "nineteen")
+    with pytest.raises(ConfigError, match="TUNECLUSTER_CURATE_YEAR_MIN"):
+        load_settings()
+
+
 def test_plain_scheme_is_pinned_to_async_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNECLUSTER_DATABASE_URL", "mysql://root@127.0.0.1/tc")
     assert load_settings().database_url == "mysql+aiomysql://root@127.0.0.1/tc"

@@ -173,6 +173,8 @@ async def train(
     curated, data, fingerprint = await asyncio.to_thread(  # pandas work: off the loop
         training_set, tracks, genres, taxonomy, config
     )
+    if (emptied := curated.emptied_by()) is not None:
+        raise TuneclusterError(emptied)
     if not data.members:
         raise TuneclusterError(
             f"no curated track has both audio features and a genre ({curated.rows_out} curated"

@@ -7,7 +7,7 @@ again: that import stores the track genres and removes its source's artist rows
 (`pipeline.importers.writing`), so one re-import moves a database over.
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "0002"
-down_revision = "0001"
+down_revision = "0006"  # assigned "0001"; chained after main's 0006 (reactions)
 branch_labels = None
 depends_on = None
 
@@ -38,16 +38,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["track_id"],
             ["track.track_id"],
-            name="fk_track_genre_track_id_track",
+            name=op.f("fk_track_genre_track_id_track"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["genre"], ["genre.name"], name="fk_track_genre_genre_genre", ondelete="CASCADE"
+            ["genre"], ["genre.name"], name=op.f("fk_track_genre_genre_genre"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("track_id", "genre", name="pk_track_genre"),
+        sa.PrimaryKeyConstraint("track_id", "genre", name=op.f("pk_track_genre")),
         **MYSQL_TABLE,
     )
-    op.create_index("ix_track_genre_genre", "track_genre", ["genre"])
+    op.create_index("ix_track_genre_genre", "track_genre", ["genre"], unique=False)
 
 
 def downgrade() -> None:
