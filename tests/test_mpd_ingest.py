@@ -164,7 +164,8 @@ async def test_odd_entries_and_num_tracks_mismatch(db: Database, tmp_path: Path)
     report = await ingest_mpd(db, [path], workers=0)
     assert report.num_tracks_mismatch == 2
     assert report.skipped["local file entry (no Spotify id)"] == 1
-    assert report.skipped["track kept without artist (bad artist URI or name)"] == 1
+    assert report.tracks_new_without_artist == 1  # kept, so not among the skipped
+    assert not any("without artist" in reason for reason in report.skipped)
     assert report.failed == {}
     doc = json.loads(path.read_text())
     local_skipped = doc["playlists"][2]["tracks"]
@@ -174,6 +175,76 @@ async def test_odd_entries_and_num_tracks_mismatch(db: Database, tmp_path: Path)
     assert len(entries) == len(local_skipped) - 1  # positions close up over the local file
     assert names["mpd:0000003"]["name"] == "Ünïcødé 🎧 — قائمة"
     assert (await counts(db))["playlist"] == PLAYLISTS
+
+
+def _bare(uri: str) -> str:
+    return uri.rsplit(":", 1)[1]
+
+
+async def test_new_counts_rows_inserted_not_rows_sent(db: Database, tmp_path: Path) -> None:
+    """Another source stored some of the slices' tracks, artists and albums first: they
+    are not new. Every number is checked against the JSON."""
+    paths = [write_slice(tmp_path, i) for i in range(3)]
+    entries = [
+        t for p in paths for pl in json.loads(p.read_text())["playlists"] for t in pl["tracks"]
+    ]
+    tracks = list(dict.fromkeys(_bare(t["track_uri"]) for t in entries))
+    artists = list(dict.fromkeys(_bare(t["artist_uri"]) for t in entries))
+    albums = list(dict.fromkeys(_bare(t["album_uri"]) for t in entries))
+    async with db.transaction() as conn:
+        await catalogue.upsert_tracks(
+            conn, [{"track_id": t, "name": "Known", "source": "kaggle-tracks"} for t in tracks[:7]]
+        )
+        await catalogue.upsert_artists(
+            conn, [{"artist_id": a, "name": "Known", "source": "seed-csv"} for a in artists[:4]]
+        )
+        await catalogue.upsert_albums(
+            conn, [{"album_id": a, "source": "seed-csv"} for a in albums[:3]]
+        )
+    report = await ingest_mpd(db, [tmp_path], workers=0)
+    want = expected(paths)
+    assert (report.tracks_new, report.artists_new, report.albums_new) == (
+        len(tracks) - 7,
+        len(artists) - 4,
+        len(albums) - 3,
+    )
+    assert (len(tracks), len(artists), len(albums)) == (
+        want["track"],
+        want["artist"],
+        want["album"],
+    )
+    assert sum(s.new_tracks for s in report.slices) == report.tracks_new
+    assert report.entries == want["playlist_track"] == len(entries)
+    assert (report.tracks_new_without_artist, dict(report.skipped)) == (0, {})
+    async with db.connection() as conn:
+        known = await catalogue.get_tracks(conn, tracks[:7])
+    assert {t["name"] for t in known.values()} == {"Known"}  # never overwritten
+
+    again = await ingest_mpd(db, [tmp_path], workers=0)  # finished slices: nothing new
+    assert (again.tracks_new, again.artists_new, again.albums_new) == (0, 0, 0)
+
+
+async def test_a_track_without_artist_is_counted_once_and_not_skipped(
+    db: Database, tmp_path: Path
+) -> None:
+    docs = [slice_document(i, playlists=PLAYLISTS, mean_tracks=9, universe=SMALL) for i in (0, 1)]
+    uris = [{t["track_uri"] for pl in d["playlists"] for t in pl["tracks"]} for d in docs]
+    shared = sorted(uris[0] & uris[1])[0]  # a track both slices hold
+
+    def breaking(doc: dict) -> None:
+        for playlist in doc["playlists"]:
+            for entry in playlist["tracks"]:
+                if entry["track_uri"] == shared:
+                    entry["artist_uri"] = "spotify:artist:short"
+
+    paths = [write_slice(tmp_path, i, breaking) for i in (0, 1)]
+    report = await ingest_mpd(db, [tmp_path], workers=0)
+    assert report.tracks_new_without_artist == 1
+    assert dict(report.skipped) == {}
+    assert report.tracks_new == expected(paths)["track"]
+    async with db.connection() as conn:
+        credits = await catalogue.track_artists(conn, [_bare(shared)])
+    assert credits == {}
 
 
 async def test_values_of_the_wrong_type_skip_only_their_playlist(
@@ -320,6 +391,10 @@ def test_cli_ingest_and_resume(tmp_path: Path, sqlite_url: str) -> None:
     second = cli("ingest-mpd", str(tmp_path / "mpd"))
     assert second.returncode == 0
     assert "0 slice(s) ingested, 2 already done" in second.stdout
+    stored = json.loads(first.stdout)
+    want = expected(sorted((tmp_path / "mpd").glob("*.json")))
+    assert (stored["tracks_new"], stored["artists_new"]) == (want["track"], want["artist"])
+    assert "skipped" not in second.stdout
 
 
 def _readable(data: SliceData) -> dict:

@@ -115,6 +115,11 @@ def _render_mpd(r: dict) -> None:
         f"{r['playlists']:,} playlists, {r['entries_stored']:,} entries; new: "
         f"{r['tracks_new']:,} tracks, {r['artists_new']:,} artists, {r['albums_new']:,} albums"
     )
+    if r["tracks_new_without_artist"]:
+        console.print(
+            f"{r['tracks_new_without_artist']:,} new track(s) stored without an artist "
+            "(bad artist URI or name)"
+        )
     if r["num_tracks_mismatch"]:
         console.print(f"{r['num_tracks_mismatch']:,} playlist(s) whose num_tracks disagrees")
     for name, error in r["failed"].items():

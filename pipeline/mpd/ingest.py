@@ -49,8 +49,9 @@ from sql.schema import (
     source_file,
     track,
 )
-from sql.upsert import upsert
+from sql.upsert import chunked, upsert
 
+EXISTING_CHUNK = 2_000  # ids per existence check
 KIND = "mpd"
 SOURCE = "mpd"
 SLICE_NAME = re.compile(r"mpd\.slice\.(\d+)-(\d+)\.json")
@@ -80,9 +81,12 @@ class MpdReport:
     playlists: int = 0
     entries_read: int = 0
     entries: int = 0
+    # Rows this run inserted: a track, artist or album the catalogue held already (from
+    # another source, or an earlier run) is not new.
     tracks_new: int = 0
     artists_new: int = 0
     albums_new: int = 0
+    tracks_new_without_artist: int = 0  # inserted with no artist link (bad artist URI/name)
     num_tracks_mismatch: int = 0
     renumbered: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -103,6 +107,7 @@ class MpdReport:
             "tracks_new": self.tracks_new,
             "artists_new": self.artists_new,
             "albums_new": self.albums_new,
+            "tracks_new_without_artist": self.tracks_new_without_artist,
             "num_tracks_mismatch": self.num_tracks_mismatch,
             "playlists_renumbered": self.renumbered,
             "skipped": [
@@ -153,6 +158,16 @@ class SliceRows:
     artists: list[tuple]
     albums: list[tuple]
     entries: list[tuple]
+
+
+@dataclass
+class Inserted:
+    """What one slice's catalogue write inserted (not what it sent)."""
+
+    tracks: int = 0
+    artists: int = 0
+    albums: int = 0
+    tracks_without_artist: int = 0
 
 
 @dataclass
@@ -297,7 +312,7 @@ async def _land(
         if mysql:  # the rows are written parents first: the per-row lookups are redundant
             await conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
         try:
-            await _write_catalogue(conn, tracks, artists, albums)
+            inserted = await _write_catalogue(conn, tracks, artists, albums)
             if playlists:
                 await _write_playlists(conn, data, entries, rewrite)
         finally:
@@ -312,9 +327,10 @@ async def _land(
     report.playlists += len(data.playlists)
     report.entries_read += data.entries_read
     report.entries += len(entries)
-    report.tracks_new += len(tracks)
-    report.artists_new += len(artists)
-    report.albums_new += len(albums)
+    report.tracks_new += inserted.tracks
+    report.artists_new += inserted.artists
+    report.albums_new += inserted.albums
+    report.tracks_new_without_artist += inserted.tracks_without_artist
     report.num_tracks_mismatch += data.num_tracks_mismatch
     report.renumbered += data.renumbered
     report.slices.append(
@@ -323,19 +339,34 @@ async def _land(
             data.size,
             len(data.playlists),
             len(entries),
-            len(tracks),
-            len(artists),
-            len(albums),
+            inserted.tracks,
+            inserted.artists,
+            inserted.albums,
             time.perf_counter() - started,
             wait,
         )
     )
 
 
+async def _absent(conn: AsyncConnection, table, rows: list[tuple]) -> list[tuple]:
+    """The rows whose id (first value) `table` does not hold yet. Counting these, not the
+    rows sent, makes "new" true on both engines: MySQL's affected-row count for an
+    upsert that finds the row (with the client's FOUND_ROWS flag) equals an insert's."""
+    key = next(iter(table.primary_key.columns))
+    found: set[str] = set()
+    for batch in chunked([r[0] for r in rows], EXISTING_CHUNK):
+        found.update((await conn.execute(select(key).where(key.in_(batch)))).scalars())
+    return [r for r in rows if r[0] not in found] if found else rows
+
+
 async def _write_catalogue(
     conn: AsyncConnection, tracks: list[tuple], artists: list[tuple], albums: list[tuple]
-) -> None:
-    """Insert-if-absent: the MPD never overwrites what another source stored."""
+) -> Inserted:
+    """Insert-if-absent: the MPD never overwrites what another source stored. Only rows
+    the catalogue lacks are sent (the upsert still ignores a row a concurrent writer
+    added), so the counts returned are rows inserted."""
+    artists, albums = await _absent(conn, artist, artists), await _absent(conn, album, albums)
+    new_tracks = await _absent(conn, track, tracks)
     artist_rows = []
     for artist_id, name in artists:
         clipped = clip_name(name)
@@ -350,7 +381,7 @@ async def _write_catalogue(
     album_rows = [(a, clip_name(n) if n else None, SOURCE) for a, n in albums]
     await upsert(conn, album, album_rows, columns=("album_id", "name", "source"), merge="ignore")
     track_rows = []
-    for track_id, name, album_id, duration, _ in tracks:
+    for track_id, name, album_id, duration, _ in new_tracks:
         clipped = clip_name(name)
         track_rows.append((track_id, clipped, norm_name(clipped), album_id, duration, SOURCE))
     await upsert(
@@ -364,6 +395,8 @@ async def _write_catalogue(
     await upsert(
         conn, artist_track, links, columns=("artist_id", "track_id", "position"), merge="ignore"
     )
+    without = sum(1 for t in new_tracks if t[4] is None)
+    return Inserted(len(new_tracks), len(artists), len(albums), without)
 
 
 async def _write_playlists(

@@ -148,9 +148,8 @@ def _extract(
         )
         for t, e in new
     ]
-    without = sum(1 for row in tracks if row[4] is None)
-    if without:
-        data.skip("track kept without artist (bad artist URI or name)", "", without)
+    # A track without a usable artist is kept, not skipped: the writer counts the ones it
+    # inserts (MpdReport.tracks_new_without_artist), once each across slices.
     data.tracks = table(tracks, TRACKS)
     data.artists = table([(i, artist_names[u]) for u, i in artist_of.items()], NAMED)
     data.albums = table([(i, album_names[u]) for u, i in album_of.items()], NAMED)
