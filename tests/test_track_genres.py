@@ -15,6 +15,7 @@ from sql import catalogue, frames, picks
 from sql.database import Database
 from sql.schema import artist_genre
 from tests.fixtures.datasets import kaggle_edge_file, tid, tidytuesday_edge_file
+from tests.fixtures.kaggle_catalogue import kaggle_catalogue_file, others_shares
 
 OWN, BORROWED, BARE = tid("track", 0), tid("track", 1), tid("track", 2)
 
@@ -145,3 +146,22 @@ async def test_a_reimport_moves_artist_level_rows_to_the_tracks(
     assert sources == {"musicoset"}
     again = await import_dataset(db, "tidytuesday", tidytuesday_edge_file(tmp_path / "t.csv"))
     assert not any("removed" in n for n in again.notes)
+
+
+async def test_others_share_on_a_generated_kaggle_catalogue(db: Database, tmp_path: Path) -> None:
+    """The database files a generated Kaggle catalogue per track; far fewer of its tracks
+    touch `others` than when each row's genre went to every credited artist."""
+    path = kaggle_catalogue_file(tmp_path / "dataset.csv")
+    rules = taxonomy.load()
+    shares = others_shares(path, rules)
+    await import_dataset(db, "kaggle-tracks", path)
+    async with db.connection() as conn:
+        filed = await frames.track_genres_frame(conn, with_origin=True)
+        counts = await catalogue.counts(conn, ["track", "artist_genre"])
+    assert counts == {"track": shares["tracks"], "artist_genre": 0}
+    assert set(filed["origin"]) == {"track"}
+    per_track = filed.groupby("track_id")["genre"].agg(list)
+    touching = sum("others" in rules.track_buckets(g) for g in per_track)
+    assert len(per_track) == shares["tracks"]
+    assert touching / len(per_track) == shares["track"]
+    assert (round(shares["artists"], 3), round(shares["track"], 3)) == (0.521, 0.282)
