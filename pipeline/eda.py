@@ -102,7 +102,7 @@ async def write_eda(
     """Load the catalogue, curate it and write every figure plus index.html to `out_dir`."""
     async with db.connection() as conn:
         frame = await track_frame(conn)
-        genres = await track_genres_frame(conn, with_source=True)
+        genres = await track_genres_frame(conn, with_source=True, with_origin=True)
     return await asyncio.to_thread(_write, frame, genres, out_dir, filters, genre_map_file)
 
 
@@ -196,7 +196,8 @@ def bucket_sizes(
     genre_map_file: Path | None,
     warnings: list[str],
 ) -> dict[str, dict[str, int]] | None:
-    """Tracks per genre bucket (a track counts in every bucket of its artists' genres)."""
+    """Tracks per genre bucket (a track counts in every bucket of its genres: its own, or
+    its artists' when it has none)."""
     try:
         from recommender import taxonomy
     except ImportError:
@@ -236,16 +237,19 @@ def _bucket_figure(buckets: dict[str, dict[str, int]], out: Path, genres: pd.Dat
     )
     axes.set_yticks(y, names)
     axes.invert_yaxis()
-    axes.set_xlabel("tracks (a track counts in each bucket of its artists' genres)")
+    axes.set_xlabel("tracks (a track counts in each bucket of its genres)")
     axes.set_title("Genre bucket sizes: whole catalogue vs curated set")
     axes.legend(frameon=False)
     axes.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     figure.savefig(out / "buckets.png")
     with_genre = genres["track_id"].nunique()
+    origin = genres.get("origin", pd.Series(dtype=object))
+    own = genres.loc[origin == "track", "track_id"].nunique()
     caption = (
-        f"Tracks per genre bucket; {with_genre:,} tracks have at least one genre. "
-        "A track belongs to every bucket of any of its artists' genres."
+        f"Tracks per genre bucket; {with_genre:,} tracks have at least one genre, "
+        f"{own:,} of them their own (the rest their artists'). A track belongs to every "
+        "bucket of any of its own genres, or of its artists' when it has none."
     )
     return {"file": "buckets.png", "title": "Genre buckets", "caption": caption}
 

@@ -75,7 +75,8 @@ class Taxonomy:
         return found
 
     def track_buckets(self, genres: Iterable[str]) -> tuple[str, ...]:
-        """The buckets of a track: every bucket of any of its artists' genres.
+        """The buckets of a track: every bucket of any of its genres (the genres it is filed
+        by: its own where it has any, else its artists').
 
         Empty when the track has no genre at all (it then belongs to no bucket; `others`
         is for genres that match no rule, not for missing genres).
