@@ -165,3 +165,28 @@ async def test_others_share_on_a_generated_kaggle_catalogue(db: Database, tmp_pa
     assert len(per_track) == shares["tracks"]
     assert touching / len(per_track) == shares["track"]
     assert (round(shares["artists"], 3), round(shares["track"], 3)) == (0.521, 0.282)
+
+
+def test_genres_replies_name_the_origin(capsys) -> None:
+    from bot.cli.recommend import _render_genres
+    from bot.embeds import genres_embed
+
+    base = {
+        "track": {"track_id": OWN, "name": "Song", "artists": ["A"], "release_year": None},
+        "genres": [{"genre": "pop", "buckets": ["pop"]}],
+        "buckets": ["pop"],
+        "taxonomy": "default",
+        "model_version": None,
+        "placements": [],
+        "reason": "no model is trained yet",
+    }
+    own = genres_embed({**base, "genres_from": "track"}, None)
+    borrowed = genres_embed({**base, "genres_from": "artists"}, None)
+    assert own.fields[0].name == "Track's genres → buckets"
+    assert borrowed.fields[0].name == "Artists' genres → buckets"
+    _render_genres({**base, "genres_from": "track"})
+    assert "filed by the track's own genres" in capsys.readouterr().out
+    _render_genres({**base, "genres_from": "artists"})
+    assert "filed by its artists' genres" in capsys.readouterr().out
+    _render_genres({**base, "genres": [], "buckets": [], "genres_from": None})
+    assert "neither the track nor its artists carry a genre" in capsys.readouterr().out
