@@ -69,6 +69,7 @@ WARM_UP = (
     "SELECT COUNT(*) FROM artist_track WHERE track_id > ''",
     "SELECT COUNT(*), SUM(LENGTH(name)) FROM artist",
     "SELECT COUNT(*) FROM artist_genre WHERE artist_id > ''",
+    "SELECT COUNT(*) FROM track_genre WHERE track_id > ''",
 )
 
 

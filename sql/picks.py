@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal, literal_column, select, union_all
+from sqlalchemy import and_, bindparam, literal_column, null, select, union_all
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -109,22 +109,28 @@ def _active(_: int, __: str):
 
 
 def _input(_: int, __: str):
-    """The active version, the track's details and artists, and every genre that could
-    file it, tagged "track" (its own) or "artists" (its artists'): one row per artist and
-    genre, a handful for one track. `input_track` keeps the track's own where it has any."""
-    tagged = union_all(
-        select(track_genre.c.track_id, track_genre.c.genre, literal("track").label("origin")).where(
-            track_genre.c.track_id == bindparam("track_id")
-        ),
-        select(artist_track.c.track_id, artist_genre.c.genre, literal("artists").label("origin"))
-        .join(artist_genre, artist_genre.c.artist_id == artist_track.c.artist_id)
-        .where(artist_track.c.track_id == bindparam("track_id")),
-    ).subquery("tagged")
-    return (
-        select(_active_value(), *_details_columns(), tagged.c.genre, tagged.c.origin)
-        .select_from(_details_from(track).outerjoin(tagged, tagged.c.track_id == track.c.track_id))
-        .where(track.c.track_id == bindparam("track_id"))
+    """The active version, the track's details and artists (one row per artist), then
+    every genre that could file it, tagged "track" (its own) or "artists" (its
+    artists'): a flat UNION ALL of three index lookups, no derived table (MariaDB would
+    materialise one per call). `input_track` keeps the track's own where it has any."""
+    track_id = bindparam("track_id")
+    blank = [null().label(f"blank{i}") for i in range(1 + len(_details_columns()))]
+    details = (
+        select(_active_value(), *_details_columns(), null().label("genre"), null().label("origin"))
+        .select_from(_details_from(track))
+        .where(track.c.track_id == track_id)
     )
+    own = select(*blank, track_genre.c.genre, literal_column("'track'")).where(
+        track_genre.c.track_id == track_id
+    )
+    borrowed = (
+        select(*blank, artist_genre.c.genre, literal_column("'artists'"))
+        .select_from(
+            artist_track.join(artist_genre, artist_genre.c.artist_id == artist_track.c.artist_id)
+        )
+        .where(artist_track.c.track_id == track_id)
+    )
+    return union_all(details, own, borrowed)
 
 
 def _cluster(i: int):
@@ -280,18 +286,21 @@ async def input_track(
     trip. The genres are the track's own (`track_genre`) where it has any, else its
     artists'; `details["genres_from"]` says which: "track", "artists" or None."""
     rows = await _run(conn, "input", 1, {"track_id": track_id})
-    if not rows:
-        return await active_version(conn), None, []
     tracks = _Tracks()
     tagged: dict[str, dict[str, None]] = {"track": {}, "artists": {}}
+    version = None
     for row in rows:
-        tracks.add(row[1:-2])
-        if row[-2] is not None:
+        if row[-1] is None:  # a details row
+            version = row[0]
+            tracks.add(row[1:-2])
+        elif row[-2] is not None:
             tagged[row[-1]][row[-2]] = None
+    if not tracks.found:
+        return await active_version(conn), None, []
     origin = "track" if tagged["track"] else "artists" if tagged["artists"] else None
     details = tracks.done()[track_id]
     details["genres_from"] = origin
-    return rows[0][0], details, sorted(tagged[origin]) if origin else []
+    return version, details, sorted(tagged[origin]) if origin else []
 
 
 def _arm_params(version: str, batch: list[dict[str, Any]], pad: dict) -> tuple[int, dict]:

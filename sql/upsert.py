@@ -17,7 +17,7 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-Merge = Literal["coalesce", "overwrite", "ignore"]
+Merge = Literal["coalesce", "overwrite", "ignore", "new"]
 CHUNK = 2000
 
 
@@ -47,6 +47,12 @@ def _statement(dialect: Dialect, table: Table, columns: Sequence[str], merge: Me
     else:
         stmt = mysql.insert(table)
         new = stmt.inserted
+    if merge == "new":  # insert the absent rows only; the engine counts exactly those
+        return (
+            stmt.on_conflict_do_nothing()
+            if dialect.name == "sqlite"
+            else stmt.prefix_with("IGNORE")
+        )
     if merge == "ignore" or not updates:
         if dialect.name == "sqlite":
             return stmt.on_conflict_do_nothing()
@@ -84,3 +90,28 @@ async def upsert(
         await conn.exec_driver_sql(sql, batch)
         sent += len(batch)
     return sent
+
+
+async def insert_new(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Iterable[Sequence[Any]],
+    *,
+    columns: Sequence[str],
+    chunk: int = CHUNK,
+) -> int:
+    """Insert the rows whose key the table lacks, leave the others; returns rows inserted.
+
+    The engines count differently: SQLite's changes count only inserted rows of an
+    `INSERT … ON CONFLICT DO NOTHING`, but MySQL's affected rows for `upsert`'s
+    `ON DUPLICATE KEY UPDATE key = key` count a found row as 1 too (SQLAlchemy connects
+    with CLIENT_FOUND_ROWS), the same as an insert. So MySQL gets `INSERT IGNORE`, whose
+    affected rows are the inserted rows. IGNORE also turns data errors into warnings:
+    for callers whose values are already clipped and checked (the MPD writer).
+    """
+    sql = _compiled(conn.dialect, table, tuple(columns), "new")
+    inserted = 0
+    for batch in chunked(rows, chunk):
+        result = await conn.exec_driver_sql(sql, batch)
+        inserted += max(int(result.rowcount or 0), 0)
+    return inserted

@@ -49,9 +49,8 @@ from sql.schema import (
     source_file,
     track,
 )
-from sql.upsert import chunked, upsert
+from sql.upsert import insert_new, upsert
 
-EXISTING_CHUNK = 2_000  # ids per existence check
 KIND = "mpd"
 SOURCE = "mpd"
 SLICE_NAME = re.compile(r"mpd\.slice\.(\d+)-(\d+)\.json")
@@ -348,55 +347,37 @@ async def _land(
     )
 
 
-async def _absent(conn: AsyncConnection, table, rows: list[tuple]) -> list[tuple]:
-    """The rows whose id (first value) `table` does not hold yet. Counting these, not the
-    rows sent, makes "new" true on both engines: MySQL's affected-row count for an
-    upsert that finds the row (with the client's FOUND_ROWS flag) equals an insert's."""
-    key = next(iter(table.primary_key.columns))
-    found: set[str] = set()
-    for batch in chunked([r[0] for r in rows], EXISTING_CHUNK):
-        found.update((await conn.execute(select(key).where(key.in_(batch)))).scalars())
-    return [r for r in rows if r[0] not in found] if found else rows
-
-
 async def _write_catalogue(
     conn: AsyncConnection, tracks: list[tuple], artists: list[tuple], albums: list[tuple]
 ) -> Inserted:
-    """Insert-if-absent: the MPD never overwrites what another source stored. Only rows
-    the catalogue lacks are sent (the upsert still ignores a row a concurrent writer
-    added), so the counts returned are rows inserted."""
-    artists, albums = await _absent(conn, artist, artists), await _absent(conn, album, albums)
-    new_tracks = await _absent(conn, track, tracks)
+    """Insert-if-absent: the MPD never overwrites what another source stored. The counts
+    returned are rows the engine inserted (`sql.upsert.insert_new`), not rows sent: a
+    track another source stored first is not new."""
     artist_rows = []
     for artist_id, name in artists:
         clipped = clip_name(name)
         artist_rows.append((artist_id, clipped, norm_name(clipped), False, SOURCE))
-    await upsert(
+    new_artists = await insert_new(
         conn,
         artist,
         artist_rows,
         columns=("artist_id", "name", "name_norm", "name_keyed", "source"),
-        merge="ignore",
     )
     album_rows = [(a, clip_name(n) if n else None, SOURCE) for a, n in albums]
-    await upsert(conn, album, album_rows, columns=("album_id", "name", "source"), merge="ignore")
-    track_rows = []
-    for track_id, name, album_id, duration, _ in new_tracks:
+    new_albums = await insert_new(conn, album, album_rows, columns=("album_id", "name", "source"))
+    track_rows, without_artist = [], []
+    for track_id, name, album_id, duration, artist_id in tracks:
         clipped = clip_name(name)
-        track_rows.append((track_id, clipped, norm_name(clipped), album_id, duration, SOURCE))
-    await upsert(
-        conn,
-        track,
-        track_rows,
-        columns=("track_id", "name", "name_norm", "album_id", "duration_ms", "source"),
-        merge="ignore",
-    )
+        row = (track_id, clipped, norm_name(clipped), album_id, duration, SOURCE)
+        (track_rows if artist_id is not None else without_artist).append(row)
+    columns = ("track_id", "name", "name_norm", "album_id", "duration_ms", "source")
+    new_tracks = await insert_new(conn, track, track_rows, columns=columns)
+    new_without = await insert_new(conn, track, without_artist, columns=columns)
     links = [(t[4], t[0], 0) for t in tracks if t[4] is not None]
     await upsert(
         conn, artist_track, links, columns=("artist_id", "track_id", "position"), merge="ignore"
     )
-    without = sum(1 for t in new_tracks if t[4] is None)
-    return Inserted(len(new_tracks), len(artists), len(albums), without)
+    return Inserted(new_tracks + new_without, new_artists, new_albums, new_without)
 
 
 async def _write_playlists(
