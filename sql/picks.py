@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal_column, null, select, union_all
+from sqlalchemy import and_, bindparam, exists, literal_column, select, union_all
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -109,28 +109,25 @@ def _active(_: int, __: str):
 
 
 def _input(_: int, __: str):
-    """The active version, the track's details and artists (one row per artist), then
-    every genre that could file it, tagged "track" (its own) or "artists" (its
-    artists'): a flat UNION ALL of three index lookups, no derived table (MariaDB would
-    materialise one per call). `input_track` keeps the track's own where it has any."""
-    track_id = bindparam("track_id")
-    blank = [null().label(f"blank{i}") for i in range(1 + len(_details_columns()))]
-    details = (
-        select(_active_value(), *_details_columns(), null().label("genre"), null().label("origin"))
-        .select_from(_details_from(track))
-        .where(track.c.track_id == track_id)
-    )
-    own = select(*blank, track_genre.c.genre, literal_column("'track'")).where(
-        track_genre.c.track_id == track_id
-    )
-    borrowed = (
-        select(*blank, artist_genre.c.genre, literal_column("'artists'"))
+    """The active version, the track's details and artists, and the genres it is filed
+    by: its own (`track_genre`), or, only when it has none, its artists' (the join to
+    `artist_genre` is off when an uncorrelated EXISTS finds an own genre). One row per
+    artist and genre, a handful for one track; plain joins, no UNION or derived table
+    (MariaDB would build a temporary table on every call)."""
+    own = track_genre.alias("own")
+    has_own = exists().where(own.c.track_id == bindparam("track_id"))
+    return (
+        select(_active_value(), *_details_columns(), track_genre.c.genre, artist_genre.c.genre)
         .select_from(
-            artist_track.join(artist_genre, artist_genre.c.artist_id == artist_track.c.artist_id)
+            _details_from(track)
+            .outerjoin(track_genre, track_genre.c.track_id == track.c.track_id)
+            .outerjoin(
+                artist_genre,
+                and_(artist_genre.c.artist_id == artist_track.c.artist_id, ~has_own),
+            )
         )
-        .where(artist_track.c.track_id == track_id)
+        .where(track.c.track_id == bindparam("track_id"))
     )
-    return union_all(details, own, borrowed)
 
 
 def _cluster(i: int):
@@ -286,21 +283,21 @@ async def input_track(
     trip. The genres are the track's own (`track_genre`) where it has any, else its
     artists'; `details["genres_from"]` says which: "track", "artists" or None."""
     rows = await _run(conn, "input", 1, {"track_id": track_id})
-    tracks = _Tracks()
-    tagged: dict[str, dict[str, None]] = {"track": {}, "artists": {}}
-    version = None
-    for row in rows:
-        if row[-1] is None:  # a details row
-            version = row[0]
-            tracks.add(row[1:-2])
-        elif row[-2] is not None:
-            tagged[row[-1]][row[-2]] = None
-    if not tracks.found:
+    if not rows:
         return await active_version(conn), None, []
-    origin = "track" if tagged["track"] else "artists" if tagged["artists"] else None
+    tracks = _Tracks()
+    own: dict[str, None] = {}
+    borrowed: dict[str, None] = {}
+    for row in rows:
+        tracks.add(row[1:-2])
+        if row[-2] is not None:
+            own[row[-2]] = None
+        if row[-1] is not None:
+            borrowed[row[-1]] = None
+    origin = "track" if own else "artists" if borrowed else None
     details = tracks.done()[track_id]
     details["genres_from"] = origin
-    return version, details, sorted(tagged[origin]) if origin else []
+    return rows[0][0], details, sorted(own or borrowed)
 
 
 def _arm_params(version: str, batch: list[dict[str, Any]], pad: dict) -> tuple[int, dict]:
