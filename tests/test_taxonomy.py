@@ -165,9 +165,9 @@ def test_reviewed_kaggle_genre(row: dict[str, str]) -> None:
 
 def test_kaggle_genres_in_others_are_the_reviewed_ones() -> None:
     """Only genres naming no style (moods, activities, nationalities, instruments,
-    soundtracks, classical) stay in `others`: 27 of 114, down from 35."""
+    soundtracks, classical, beatless ambient) stay in `others`: 28 of 114, down from 35."""
     others = [g for g in KAGGLE_GENRES if load().buckets_for(g) == ("others",)]
-    assert len(others) == 27
+    assert len(others) == 28
     assert not {"r-n-b", "club", "goth", "groove", "acoustic", "songwriter"} & set(others)
 
 
