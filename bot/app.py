@@ -8,13 +8,16 @@ gateway come from the settings, so an API proxy or the test emulator can stand i
 from __future__ import annotations
 
 import logging
+import time
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.replies import send_error
+from bot import metrics
+from bot.monitoring import Monitor
+from bot.replies import outcome_of, send_error
 from bot.scheduler import BotScheduler, build_scheduler
 from bot.services.context import AppContext
 from bot.settings import Settings
@@ -50,12 +53,26 @@ def point_discord_at(api_url: str, gateway_url: str) -> None:
 
 
 class TuneclusterTree(app_commands.CommandTree):
-    """Every failure a command does not handle itself ends here, as one ephemeral line."""
+    """Every failure a command does not handle itself ends here, as one ephemeral line.
+    Every command is counted and timed here too (`bot.metrics`)."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        interaction.extras["started"] = time.perf_counter()
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         await send_error(interaction, error)
+        count_interaction(interaction, outcome_of(error))
+
+
+def count_interaction(interaction: discord.Interaction, outcome: str) -> None:
+    started = interaction.extras.get("started")
+    if started is None or interaction.command is None:
+        return
+    name = interaction.command.qualified_name
+    metrics.interaction_done(name, outcome, time.perf_counter() - started)
 
 
 class TuneclusterBot(commands.Bot):
@@ -73,6 +90,7 @@ class TuneclusterBot(commands.Bot):
         self.serving = serving  # False: only log in over REST to register the commands
         self.app: AppContext | None = None
         self.scheduler: BotScheduler | None = None
+        self.monitor: Monitor | None = None
 
     @property
     def context(self) -> AppContext:
@@ -94,6 +112,9 @@ class TuneclusterBot(commands.Bot):
             self.scheduler = build_scheduler(self)
             if self.scheduler is not None:
                 await self.scheduler.start()
+            if self.settings.metrics_port is not None:
+                self.monitor = Monitor(self, self.settings.metrics_host, self.settings.metrics_port)
+                await self.monitor.start()
 
     async def sync_dev_guild(self) -> None:
         """Copy the commands to the development guild, where they show at once."""
@@ -133,7 +154,15 @@ class TuneclusterBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s to %d guilds", self.user, len(self.guilds))
 
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, _command: app_commands.Command
+    ) -> None:
+        count_interaction(interaction, "ok")
+
     async def close(self) -> None:
+        if self.monitor is not None:
+            await self.monitor.stop()
+            self.monitor = None
         if self.scheduler is not None:
             await self.scheduler.shutdown()
             self.scheduler = None
@@ -148,7 +177,13 @@ class ShardedTuneclusterBot(TuneclusterBot, commands.AutoShardedBot):
 
 
 def create_bot(settings: Settings, *, serving: bool = True, **options) -> TuneclusterBot:
+    """The bot the settings ask for: one connection, automatic sharding, or exactly the
+    shards `TUNECLUSTER_SHARD_IDS` of `TUNECLUSTER_SHARD_COUNT` (one host's share)."""
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
+    if settings.shard_count is not None:
+        options.setdefault("shard_count", settings.shard_count)
+        options.setdefault("shard_ids", settings.shard_range)
+        return ShardedTuneclusterBot(settings, serving=serving, **options)
     cls = ShardedTuneclusterBot if settings.sharded else TuneclusterBot
     return cls(settings, serving=serving, **options)
 

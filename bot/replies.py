@@ -55,6 +55,9 @@ def message_for(error: BaseException, *, operator: bool = False) -> str:
         return f"{member} (for admins: {_first_line(error)})" if operator else member
     if isinstance(error, DatabaseUnavailable):
         return UNAVAILABLE  # the host and port are for the log, not for members
+    if isinstance(error, app_commands.TransformerError):  # a value no choice offers
+        shown = str(error.value)[:40]
+        return f"“{shown}” is not one of the choices offered for that option."
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down a little: try again in {error.retry_after:.0f} s."
     if isinstance(error, app_commands.CheckFailure | TuneclusterError):
@@ -85,6 +88,13 @@ def _member_words(error: BaseException) -> str | None:
 def _is_operator(interaction: discord.Interaction) -> bool:
     permissions = getattr(interaction, "permissions", None)
     return bool(permissions and (permissions.administrator or permissions.manage_guild))
+
+
+def outcome_of(error: BaseException) -> str:
+    """How `bot.metrics` counts a failed command: refused (the member's input or rights),
+    unavailable (the database), or error (a bug)."""
+    text = message_for(error)
+    return "error" if text == UNEXPECTED else "unavailable" if text == UNAVAILABLE else "refused"
 
 
 async def send_error(interaction: discord.Interaction, error: BaseException) -> None:

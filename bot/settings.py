@@ -12,7 +12,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -78,6 +85,10 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = None
     admin_guild_ids: IdList = []
     sharded: bool = False
+    # shard ranges: this process runs exactly shards SHARD_IDS of SHARD_COUNT (all of
+    # them when SHARD_IDS is empty); guild g is on shard (g >> 22) % SHARD_COUNT
+    shard_count: int | None = Field(None, ge=1)
+    shard_ids: IdList = []
     log_channel_id: int | None = None
     recommend_cooldown_seconds: float = Field(10.0, ge=0)
     profile_image: bool = False
@@ -143,6 +154,10 @@ class Settings(BaseSettings):
     dislike_artist_after: int = Field(2, ge=1)  # 👎 on this many of an artist's tracks drop it
     learn_from_reactions: bool = False  # members' likes as sessions for the association model
 
+    # health and Prometheus metrics over HTTP (off when unset; 0 picks a free port)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod
@@ -184,6 +199,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("admin_guild_ids", mode="before")
+    @field_validator("admin_guild_ids", "shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         return _split(value)
@@ -241,6 +257,35 @@ class Settings(BaseSettings):
             raise ValueError("at least one audio feature is needed")
         return value
 
+    @model_validator(mode="after")
+    def _check_shards(self) -> Settings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError(
+                f"{PREFIX}SHARD_IDS needs {PREFIX}SHARD_COUNT (the total over all hosts)"
+            )
+        count = self.shard_count or 1
+        wrong = sorted({i for i in self.shard_ids if not 0 <= i < count})
+        if wrong:
+            raise ValueError(
+                f"{PREFIX}SHARD_IDS: {', '.join(map(str, wrong))} not among the "
+                f"{count} shards of {PREFIX}SHARD_COUNT (0 to {count - 1})"
+            )
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError(f"{PREFIX}SHARD_IDS lists a shard twice")
+        return self
+
+    @property
+    def shard_range(self) -> list[int] | None:
+        """The shards this process runs (None: not sharded by range)."""
+        if self.shard_count is None:
+            return None
+        return sorted(self.shard_ids) if self.shard_ids else list(range(self.shard_count))
+
+    def runs_guild(self, guild_id: int) -> bool:
+        """Whether guild `guild_id` is on one of this process's shards."""
+        shards = self.shard_range
+        return shards is None or (guild_id >> 22) % (self.shard_count or 1) in shards
+
     @property
     def masked_database_url(self) -> str:
         return masked(self.database_url)
@@ -273,8 +318,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
-        name = PREFIX + "_".join(str(part) for part in first["loc"][:1]).upper()
         message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a check across settings names them itself
+            raise ConfigError(f"invalid settings: {message}") from None
+        name = PREFIX + "_".join(str(part) for part in first["loc"][:1]).upper()
         raise ConfigError(f"invalid setting {name}: {message}") from None
     except ValueError as error:  # a TOML or JSON file that does not parse
         raise ConfigError(f"cannot read the settings: {str(error).splitlines()[0]}") from None

@@ -81,6 +81,11 @@ class Recommender:
             raise NoActiveModel("no model is trained yet: run `tunecluster train` first")
         return self.bundle(version)
 
+    @property
+    def loaded_version(self) -> str | None:
+        """The version held in memory (None until a request or a warm-up loads one)."""
+        return next(iter(self._cache), None)
+
     def bundle(self, version: str) -> Bundle:
         cached = self._cache.get(version)
         if cached is None:

@@ -53,7 +53,9 @@ def recommend(
     text: OptionalText = None,
     n: Annotated[
         int,
-        typer.Option("-n", "--number", min=1, max=50, help="How many picks (the bot's default)."),
+        typer.Option(
+            "-n", "--number", min=1, max=50, help="How many picks (1–50; the bot's default)."
+        ),
     ] = DEFAULT_PICKS,
     from_file: Annotated[
         Path | None,
@@ -102,6 +104,7 @@ def recommend(
                         bucket=bucket,
                         spotify=spotify,
                         reccobeats=recco,
+                        max_n=50,
                     )
                 except TuneclusterError as error:
                     if from_file is None:

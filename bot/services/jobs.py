@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import metrics
 from bot.services.retrain import TrainingBusy
 from bot.services.train import TrainReport, TrainSettings, training_set
 from bot.services.workers import in_worker
@@ -85,6 +86,7 @@ async def recorded(
         outcome = await body()
     except asyncio.CancelledError:
         await _finish(db, run_id, JobOutcome("failed", error="cancelled: the process stopped"))
+        metrics.job_finished(job, "cancelled")
         raise
     except Exception as error:
         if not isinstance(error, TuneclusterError):
@@ -92,6 +94,7 @@ async def recorded(
         outcome = JobOutcome("failed", error=one_line(error))
     outcome.counts.setdefault("seconds", round(time.monotonic() - started, 2))
     await _finish(db, run_id, outcome)
+    metrics.job_finished(job, outcome.outcome)
     level = logging.WARNING if outcome.outcome == "failed" else logging.INFO
     reason = f" ({outcome.error})" if outcome.error else ""
     log.log(level, "job %s: %s %s%s", job, outcome.outcome, outcome.counts, reason)
