@@ -7,8 +7,10 @@ gateway come from the settings, so an API proxy or the test emulator can stand i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 
 import discord
 import yarl
@@ -22,6 +24,7 @@ from bot.scheduler import BotScheduler, build_scheduler
 from bot.services.context import AppContext
 from bot.settings import Settings
 from pipeline import search
+from sql.errors import TuneclusterError
 
 log = logging.getLogger("tunecluster.bot")
 
@@ -188,11 +191,26 @@ def create_bot(settings: Settings, *, serving: bool = True, **options) -> Tunecl
     return cls(settings, serving=serving, **options)
 
 
+@contextlib.contextmanager
+def reaching_discord(settings: Settings) -> Iterator[None]:
+    """Logging in can fail for two reasons people can act on: say which, in one line."""
+    try:
+        yield
+    except discord.LoginFailure:
+        raise TuneclusterError("Discord refused the token (TUNECLUSTER_DISCORD_TOKEN)") from None
+    except (discord.GatewayNotFound, discord.HTTPException, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise TuneclusterError(
+            f"cannot reach Discord at {settings.discord_api_url}: {reason}"
+        ) from None
+
+
 async def run_bot(settings: Settings) -> None:
     """Log in and serve until stopped; a missing token fails in one line before anything."""
     token = settings.require_discord_token()
-    async with create_bot(settings) as bot:
-        await bot.start(token)
+    with reaching_discord(settings):
+        async with create_bot(settings) as bot:
+            await bot.start(token)
 
 
 async def sync_global_commands(settings: Settings, guild_id: int | None = None) -> list[str]:
@@ -201,7 +219,8 @@ async def sync_global_commands(settings: Settings, guild_id: int | None = None) 
     token = settings.require_discord_token()
     bot = create_bot(settings, serving=False)
     try:
-        await bot.login(token)  # REST only; setup_hook loads the cogs
+        with reaching_discord(settings):
+            await bot.login(token)  # REST only; setup_hook loads the cogs
         guild = discord.Object(id=guild_id) if guild_id else None
         if guild is not None:
             bot.tree.copy_global_to(guild=guild)
