@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -142,8 +143,12 @@ class Monitor:
         version = health.active_version
 
         async def load() -> None:
+            bundle = app.recommender.bundle
             try:
-                await asyncio.to_thread(app.recommender.bundle, version)
+                if inspect.iscoroutinefunction(bundle):  # a store fetch: async already
+                    await bundle(version)
+                else:
+                    await asyncio.to_thread(bundle, version)
             except Exception as error:
                 log.warning("could not load model %s: %s", version, one_line(error))
 

@@ -17,16 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.scheduler import LEASE
+from bot.scheduler import LEASE, BotScheduler
+from bot.services import discovery
+from bot.services.jobs import holder_id
 from bot.settings import load_settings
+from recommender import taxonomy
 from sql import jobs, models
 from sql.database import Database
+from sql.migrate import init_schema
 from tests.bot_world import trained_demo
 from tests.conftest import ROOT, clear_mysql
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec, new_id
-from tests.job_helpers import until
-
-pytestmark = [pytest.mark.mysql, pytest.mark.slow]
+from tests.job_helpers import Recorder, until
 
 SHARDS = 2
 OWNER = UserSpec("owner")
@@ -133,6 +135,8 @@ def _seed_cache_without_store(trainer_dir: Path, host: Host) -> None:
         shutil.copytree(trainer_dir, host.models_dir, dirs_exist_ok=True)
 
 
+@pytest.mark.mysql
+@pytest.mark.slow
 async def test_two_hosts_each_run_their_shard_and_survive_the_other(
     mariadb: Database, tmp_path: Path
 ) -> None:
@@ -169,6 +173,8 @@ async def test_two_hosts_each_run_their_shard_and_survive_the_other(
     assert "Traceback" not in output, output[-3000:]
 
 
+@pytest.mark.mysql
+@pytest.mark.slow
 @pytest.mark.skipif(
     not HAS_MODEL_STORE, reason="needs the shared model store (branch scaleout, issue #12)"
 )
@@ -230,3 +236,26 @@ def test_shard_settings_pick_the_guilds_of_their_shards() -> None:
     assert not config.runs_guild(GUILDS[0].id) and config.runs_guild(GUILDS[1].id)
     assert load_settings().runs_guild(GUILDS[0].id)  # unsharded: every guild
     assert load_settings(shard_count=SHARDS).shard_range == [0, 1]
+
+
+async def test_the_scheduler_posts_only_for_the_guilds_of_its_shards(sqlite_url: str) -> None:
+    """Discovery schedules are per guild: a process keeps those of its own shards."""
+    sqlite_db = Database(sqlite_url)
+    await init_schema(sqlite_db)
+    for guild in GUILDS:
+        await discovery.configure(
+            sqlite_db, guild.id, channel_id=1, every="daily", at="12:00", timezone="UTC",
+            buckets=None, weekday=None, known_buckets=taxonomy.load(None).all_buckets,
+        )  # fmt: skip
+    mine = load_settings(shard_count=SHARDS, shard_ids="1")
+    scheduler = BotScheduler(
+        sqlite_db, holder=holder_id("test"), lease_seconds=60, deliver=Recorder(),
+        runs_guild=mine.runs_guild,
+    )  # fmt: skip
+    await scheduler.start()
+    try:
+        assert scheduler.next_post(GUILDS[1].id) is not None
+        assert scheduler.next_post(GUILDS[0].id) is None
+    finally:
+        await scheduler.shutdown()
+        await sqlite_db.dispose()
