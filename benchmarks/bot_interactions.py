@@ -40,7 +40,7 @@ from bot.services.recommend import RecommendSettings, recommend
 from bot.settings import load_settings
 from recommender.serving import Recommender
 from sql.database import Database
-from tests.bot_world import trained_demo
+from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +178,13 @@ async def burst(emu, bot: BotProcess, tracks: list[str]) -> dict:
     }
 
 
-async def memory(emu, bot: BotProcess, tracks: list[str], answers: int, window: int) -> dict:
+def own_rss() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def memory(emu, bot: BotProcess | None, tracks: list[str], answers: int, window: int) -> dict:
+    """`bot=None`: the bot runs in this process (`--in-process`), whose memory is read."""
     rows = []
     async with aiohttp.ClientSession() as http:
         for start in range(0, answers, window):
@@ -191,7 +197,7 @@ async def memory(emu, bot: BotProcess, tracks: list[str], answers: int, window: 
                 )
                 await ix.wait_done(timeout=60)
                 times.append(ix.done_at - ix.dispatched_at)
-            rss = await bot.metric(http, "process_resident_memory_bytes")
+            rss = await bot.metric(http, "process_resident_memory_bytes") if bot else own_rss()
             rows.append(
                 {
                     "answers": start + len(times),
@@ -221,9 +227,18 @@ async def main() -> None:
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--tracks", type=int, default=3000, help="demo catalogue size")
     parser.add_argument("--database", help="a database URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="memory mode: the bot in this process, with the emulator (as the tests run it)",
+    )
+    parser.add_argument(
+        "--history", type=int, help="the emulator keeps only this many records (--in-process)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    out = args.out or Path(f"benchmarks/results/bot_interactions_{args.mode}.json")
+    suffix = "_in_process" if args.in_process else ""
+    out = args.out or Path(f"benchmarks/results/bot_interactions_{args.mode}{suffix}.json")
 
     load_before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
@@ -236,21 +251,37 @@ async def main() -> None:
             asked = catalogue[1 : args.concurrent + 1]
             baseline = await service_baseline(url, models_dir, asked)
             report["service_alone"] = summary(baseline)
-        async with (
-            DiscordEmulator(guilds=[guild], interaction_deadline=3.0) as emu,
-            BotProcess(emu, url, models_dir, guild) as bot,
-        ):
-            await ready(emu, guild, catalogue[0])
-            if args.mode == "burst":
-                report.update(await burst(emu, bot, asked))
-                report["done_p50_over_service_p50"] = round(
-                    report["done"]["p50_ms"] / report["service_alone"]["p50_ms"], 2
-                )
-            else:
-                report.update(await memory(emu, bot, catalogue, args.answers, args.window))
+        if args.in_process:  # as the tests run it: the emulator's records count too
+            async with (
+                DiscordEmulator(guilds=[guild], history=args.history) as emu,
+                running_bot(
+                    emu, database_url=url, models_dir=models_dir, dev_guild_id=guild.id,
+                    recommend_cooldown_seconds=0, run_jobs=False, no_repeat_days=0,
+                ),
+            ):  # fmt: skip
+                await ready(emu, guild, catalogue[0])
+                report.update(await memory(emu, None, catalogue, args.answers, args.window))
+                report["emulator_history"] = args.history
+        else:
+            async with (
+                DiscordEmulator(guilds=[guild], interaction_deadline=3.0) as emu,
+                BotProcess(emu, url, models_dir, guild) as bot,
+            ):
+                await ready(emu, guild, catalogue[0])
+                if args.mode == "burst":
+                    report.update(await burst(emu, bot, asked))
+                    report["done_p50_over_service_p50"] = round(
+                        report["done"]["p50_ms"] / report["service_alone"]["p50_ms"], 2
+                    )
+                else:
+                    report.update(await memory(emu, bot, catalogue, args.answers, args.window))
 
+    write(args, url, load_before, out, report)
+
+
+def write(args, url: str, load_before: list[float], out: Path, report: dict) -> None:
     report = {
-        "benchmark": f"bot_interactions ({args.mode})",
+        "benchmark": f"bot_interactions ({args.mode}{', in process' if args.in_process else ''})",
         "command": " ".join(["python", *sys.argv]),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "load_average_before_after": [load_before, load_average()],

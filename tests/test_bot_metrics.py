@@ -193,3 +193,9 @@ async def test_healthz_says_503_when_the_database_is_gone(
     assert body["gateway"]["connected"]
     assert not body["database"]["reachable"] and body["database"]["error"]
     assert not body["model"]["ready"]
+
+
+async def test_forged_text_too_long_for_genres_is_refused(world: World) -> None:
+    ix = await world.emu.send_command("genres", {"track": "y" * 900}, user=UserSpec("g"))
+    await ix.wait_done(timeout=20)
+    assert ix.ephemeral and "too long" in ix.messages[0]["content"]

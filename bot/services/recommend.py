@@ -136,8 +136,12 @@ def check_options(text: str | None, n: int, max_n: int) -> None:
     (`text` None: no track given, which /recommend answers from the member's taste)."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= max_n:
         raise BadOption(f"count must be a whole number from 1 to {max_n}")
-    if text is None:
-        return
+    if text is not None:
+        check_text(text)
+
+
+def check_text(text: str) -> None:
+    """A track option: some text, at most MAX_TEXT characters."""
     if not isinstance(text, str) or not text.strip():
         raise BadOption("give a track: a Spotify link, or a track or artist name")
     if len(text) > MAX_TEXT:
