@@ -20,7 +20,7 @@ import pytest
 from bot.scheduler import LEASE, BotScheduler
 from bot.services import discovery
 from bot.services.jobs import holder_id
-from bot.settings import load_settings
+from bot.settings import ConfigError, load_settings
 from recommender import taxonomy
 from sql import jobs, models
 from sql.database import Database
@@ -259,3 +259,18 @@ async def test_the_scheduler_posts_only_for_the_guilds_of_its_shards(sqlite_url:
     finally:
         await scheduler.shutdown()
         await sqlite_db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"shard_ids": "0,1"}, "TUNECLUSTER_SHARD_IDS needs TUNECLUSTER_SHARD_COUNT"),
+        ({"shard_ids": "0,2", "shard_count": 2}, "TUNECLUSTER_SHARD_IDS: 2 not among the 2"),
+        ({"shard_ids": "1,1", "shard_count": 2}, "TUNECLUSTER_SHARD_IDS lists a shard twice"),
+        ({"shard_count": 0}, "invalid setting TUNECLUSTER_SHARD_COUNT"),
+    ],
+)
+def test_a_shard_range_that_does_not_fit_is_one_line(settings: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(**settings)
+    assert expected in str(refused.value) and "\n" not in str(refused.value)
