@@ -198,7 +198,6 @@ class Settings(BaseSettings):
         has no null) switches the filter off: an empty optional setting is None."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admin_guild_ids", mode="before")
     @field_validator("admin_guild_ids", "shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
