@@ -153,16 +153,8 @@ def _bytes_arg_run(args: list[bytes], env: dict[str, str], cwd: Path):
 @pytest.mark.parametrize(
     ("args", "expected", "status"),
     [
-        (
-            [b"recommend"],
-            "error: Missing argument 'LINK-OR-QUERY'. (see `",
-            2,
-        ),
-        (
-            [b"train", b"--bogus"],
-            "error: No such option: --bogus (see `",
-            2,
-        ),
+        ([b"genres"], "error: missing LINK-OR-QUERY (see --help)", 2),
+        ([b"train", b"--bogus"], "error: No such option: --bogus", 2),
         ([b"recommend", b"caf\xe9"], "error: argument 2 ('caf?') is not valid UTF-8", 1),
         ([b"sync-commands"], "error: cannot reach Discord at http://127.0.0.1:", 1),
     ],
