@@ -185,7 +185,7 @@ async def train(
     clock = time.perf_counter()
     _step(progress, "reading the playlists")
     ids = await asyncio.to_thread(as_ids, data.track_ids)
-    sessions = await _sessions(db, ids, holdout, config.learn_from_reactions)
+    sessions = await training_sessions(db, ids, holdout, config.learn_from_reactions)
     timings["read_playlists"] = time.perf_counter() - clock
 
     version = bundles.new_version(fingerprint)
@@ -241,7 +241,7 @@ def without_popularity(tracks: pd.DataFrame) -> pd.DataFrame:
     return tracks.assign(**dict.fromkeys(columns, np.nan))
 
 
-async def _sessions(
+async def training_sessions(
     db: Database, ids: np.ndarray, holdout: frozenset[str], reactions: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every playlist's entries as (session, track row) codes, minus `holdout`; with
