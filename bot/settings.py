@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     # and a mirror serving every dataset as URL/<dataset>/<file name> (air-gapped installs)
     datasets_cache_dir: Path | None = None
     datasets_mirror: str | None = None
+    # where every process fetches bundles from (models_dir is then a local cache):
+    # the database (default) or an S3-compatible object store
+    model_store: Literal["database", "s3"] = "database"
+    s3_bucket: str | None = None
+    s3_prefix: str = "tunecluster/models/"
+    s3_endpoint_url: str | None = None  # MinIO, Ceph, R2...; None: AWS
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # None: the usual AWS credential chain
+    s3_secret_access_key: SecretStr | None = None
 
     # Discord
     discord_token: SecretStr | None = None

@@ -83,6 +83,7 @@ def recommend(
     seeds = [text] if text is not None else _seeds(from_file)
     from bot.services import recommend as recommend_service  # heavy: only when used
     from recommender.serving import Recommender
+    from recommender.store import model_store
     from sql.errors import TuneclusterError
 
     config = settings()
@@ -91,7 +92,7 @@ def recommend(
     async def body() -> list[dict[str, Any]]:
         out = []
         async with open_database(config) as db, _clients(config, db) as (spotify, recco):
-            recommender = Recommender(options.models_dir)
+            recommender = Recommender(options.models_dir, model_store(config, db))
             for seed in seeds:
                 try:
                     result = await recommend_service.recommend(
@@ -152,6 +153,7 @@ def genres(text: Text, as_json: JsonFlag = False) -> None:
     buckets, its clusters."""
     from bot.services import genres as genres_service  # heavy: only when used
     from recommender.serving import Recommender
+    from recommender.store import model_store
 
     config = settings()
 
@@ -159,7 +161,7 @@ def genres(text: Text, as_json: JsonFlag = False) -> None:
         async with open_database(config) as db, _clients(config, db) as (spotify, recco):
             return await genres_service.genres(
                 db,
-                Recommender(config.models_dir),
+                Recommender(config.models_dir, model_store(config, db)),
                 text,
                 genre_map_file=config.genre_map_file,
                 spotify=spotify,

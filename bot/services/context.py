@@ -12,6 +12,7 @@ from pipeline.reccobeats import ReccoBeatsClient
 from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.errors import SpotifyCoolingDown
 from recommender.serving import Recommender
+from recommender.store import StoreConfig, open_store
 from sql.database import Database
 
 log = logging.getLogger("tunecluster.bot")
@@ -46,7 +47,14 @@ class AppContext:
                 log.warning("could not read the state of %r: %s", client, error)
         if spotify is None:
             log.info("no Spotify credentials: catalogue-only mode")
-        return cls(settings, db, spotify, reccobeats, Recommender(settings.models_dir), Retrainer())
+        return cls(
+            settings,
+            db,
+            spotify,
+            reccobeats,
+            Recommender(settings.models_dir, open_store(StoreConfig.from_settings(settings), db)),
+            Retrainer(),
+        )
 
     async def close(self) -> None:
         for client in (self.spotify, self.reccobeats):

@@ -31,6 +31,7 @@ from recommender import versions
 from recommender.association import AssociationConfig, SessionCoder, as_ids, fit_codes
 from recommender.bundle import Bundle
 from recommender.fill import learn_plays_weight
+from recommender.store import ModelStore, StoreConfig, open_store
 from recommender.training import (
     FitResult,
     TrainingConfig,
@@ -68,6 +69,7 @@ class TrainSettings:
     hide_popularity: bool = False
     # Members' liked tracks as sessions beside the playlists (TUNECLUSTER_LEARN_FROM_REACTIONS)
     learn_from_reactions: bool = False
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     @classmethod
     def from_settings(cls, settings: Any) -> TrainSettings:
@@ -86,6 +88,7 @@ class TrainSettings:
                 method=settings.association_method,
             ),
             learn_from_reactions=settings.learn_from_reactions,
+            store=StoreConfig.from_settings(settings),
         )
 
 
@@ -188,10 +191,12 @@ async def train(
     sessions = await training_sessions(db, ids, holdout, config.learn_from_reactions)
     timings["read_playlists"] = time.perf_counter() - clock
 
+    store = open_store(config.store, db)
     version = bundles.new_version(fingerprint)
-    path = bundles.bundle_dir(config.models_dir, version)
     async with db.transaction() as conn:
-        await models.insert_model_version(conn, version, fingerprint=fingerprint, path=str(path))
+        await models.insert_model_version(
+            conn, version, fingerprint=fingerprint, path=store.where(version)
+        )
     try:
         meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
         meta["holdout_playlists"] = len(holdout)
@@ -213,25 +218,28 @@ async def train(
         meta = result["meta"]
         timings["associate"] = meta["association"]["seconds"]
         timings["fit"] = worker_seconds - timings["associate"]
+        _step(progress, "storing the bundle")
+        clock = time.perf_counter()
+        await store.put(version, bundles.bundle_dir(config.models_dir, version))
+        timings["store"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         written = await _write(db, version, data, result["fit"], progress)
         timings["write"] = time.perf_counter() - clock
         meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
-        bundles.write_meta(config.models_dir, version, meta)
         async with db.transaction() as conn:
             await models.finish_model_version(conn, version, status="ready", meta=meta)
     except BaseException as error:
-        await versions.discard(db, config.models_dir, version, _reason(error))
+        await versions.discard(db, config.models_dir, version, _reason(error), store)
         raise
 
     previous = None
     if activate:
         clock = time.perf_counter()
-        switched = await versions.activate(db, config.models_dir, version)
+        switched = await versions.activate(db, config.models_dir, version, store)
         previous = switched.previous
         timings["activate"] = time.perf_counter() - clock
-    pruned = await versions.prune(db, config.models_dir, config.models_keep) if prune else []
+    pruned = await versions.prune(db, config.models_dir, config.models_keep, store) if prune else []
     return TrainReport(version, activate, previous, pruned, meta, written, timings)
 
 
@@ -391,9 +399,11 @@ async def _write(
 # --- versions ---------------------------------------------------------------------------------
 
 
-async def activate(db: Database, models_dir: Path, version: str) -> versions.Activation:
+async def activate(
+    db: Database, models_dir: Path, version: str, store: ModelStore | None = None
+) -> versions.Activation:
     """Roll back (or forward) to a kept version."""
-    return await versions.activate(db, models_dir, version)
+    return await versions.activate(db, models_dir, version, store)
 
 
 async def list_versions(db: Database) -> list[dict[str, Any]]:
