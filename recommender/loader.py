@@ -58,6 +58,18 @@ class BundleLoader:
         self.current = bundle  # one version serves at a time
         return bundle
 
+    async def _trim(self, serving: str) -> None:
+        """Drop cached versions the store no longer holds (pruned by another host)."""
+        assert self.store is not None
+        try:
+            kept = await self.store.versions()
+        except Exception as error:  # the cache is only trimmed another time
+            log.info("could not list the model store: %s", error)
+            return
+        for version in bundles.on_disk(self.models_dir):
+            if version != serving and version not in kept:
+                await asyncio.to_thread(bundles.remove, self.models_dir, version)
+
     def _start(self, version: str) -> asyncio.Task[Bundle]:
         task = asyncio.create_task(self._fetch(version), name=f"fetch bundle {version}")
         task.add_done_callback(_retrieve)
@@ -77,7 +89,9 @@ class BundleLoader:
                 time.perf_counter() - clock,
             )
             self._failed.pop(version, None)
-            return self._install(bundle)
+            self._install(bundle)
+            await self._trim(version)
+            return bundle
         except Exception as error:
             self._failed[version] = (time.monotonic(), error)
             log.warning("could not fetch model %s: %s", version, error)
