@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -131,18 +132,22 @@ class ModelStore:
         files = await asyncio.to_thread(folder_files, Path(folder))
         if not files:
             raise StoreError(f"model bundle {version} has no files to store")
-        await self.delete(version)
-        for stored in files:
-            await self._write(version, stored, Path(folder) / stored.name)
-        await self._commit(version, files)
+        async with self.scope():
+            await self.delete(version)
+            for stored in files:
+                await self._write(version, stored, Path(folder) / stored.name)
+            await self._commit(version, files)
         return files
 
     async def fetch(self, version: str, models_dir: Path) -> Path:
         """Copy `version` into the local cache, each file checked; returns its folder."""
+        async with self.scope():
+            return await self._fetch(version, Path(models_dir))
+
+    async def _fetch(self, version: str, root: Path) -> Path:
         files = await self.manifest(version)
         if files is None:
             raise StoreError(f"model bundle {version} is not in the {self.kind} model store")
-        root = Path(models_dir)
         final = root / version
         staging = root / f".{version}.fetch-{os.getpid()}"
         await asyncio.to_thread(shutil.rmtree, staging, True)
@@ -172,6 +177,11 @@ class ModelStore:
             )
 
     # backends
+    @contextlib.asynccontextmanager
+    async def scope(self) -> AsyncIterator[None]:
+        """One connection (client) for the several requests of one operation."""
+        yield
+
     async def manifest(self, version: str) -> list[StoredFile] | None:
         raise NotImplementedError
 
@@ -267,6 +277,9 @@ class DatabaseStore(ModelStore):
 # --- on an S3-compatible service ------------------------------------------------------------------
 
 
+_S3_CLIENT: contextvars.ContextVar[Any] = contextvars.ContextVar("s3_client", default=None)
+
+
 class S3Store(ModelStore):
     kind = "S3"
 
@@ -274,6 +287,7 @@ class S3Store(ModelStore):
         self.config = config
         self.bucket = config.s3_bucket or ""
         self.prefix = config.s3_prefix
+        self._session: Any = None  # one botocore session: its service model loads once
 
     def where(self, version: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{version}/"
@@ -282,7 +296,23 @@ class S3Store(ModelStore):
         return f"{self.prefix}{version}/{name}"
 
     @contextlib.asynccontextmanager
+    async def scope(self) -> AsyncIterator[None]:
+        if _S3_CLIENT.get() is not None:
+            yield
+            return
+        async with self._client() as client:
+            token = _S3_CLIENT.set(client)
+            try:
+                yield
+            finally:
+                _S3_CLIENT.reset(token)
+
+    @contextlib.asynccontextmanager
     async def _client(self) -> AsyncIterator[Any]:
+        shared = _S3_CLIENT.get()
+        if shared is not None:  # inside `scope`: errors are translated by the outer one
+            yield shared
+            return
         from aiobotocore.config import AioConfig
         from aiobotocore.session import get_session
         from botocore.exceptions import BotoCoreError, ClientError
@@ -295,8 +325,10 @@ class S3Store(ModelStore):
             read_timeout=60,
             retries={"max_attempts": 3, "mode": "standard"},
         )
+        if self._session is None:
+            self._session = get_session()
         try:
-            async with get_session().create_client(
+            async with self._session.create_client(
                 "s3",
                 region_name=self.config.s3_region,
                 endpoint_url=self.config.s3_endpoint_url,
