@@ -13,7 +13,7 @@ import logging
 import discord
 from discord import app_commands
 
-from sql.errors import DatabaseUnavailable, TuneclusterError
+from sql.errors import DatabaseTimeout, DatabaseUnavailable, TuneclusterError
 
 log = logging.getLogger("tunecluster.bot")
 
@@ -41,6 +41,7 @@ MEMBER_WORDS: dict[str, str] = {
     ),
 }
 NO_GENRE = "I don't know that track's genre yet, so I can't find similar ones. Try another track."
+NOT_ANSWERING = "The music catalogue is not answering right now. Please try again in a minute."
 UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
 MAX_LENGTH = 300
 
@@ -50,6 +51,8 @@ def message_for(error: BaseException, *, operator: bool = False) -> str:
     gets the operator's words for what to do."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, DatabaseTimeout):
+        return NOT_ANSWERING
     member = _member_words(error)
     if member is not None:
         return f"{member} (for admins: {_first_line(error)})" if operator else member
@@ -103,7 +106,7 @@ async def send_error(interaction: discord.Interaction, error: BaseException) -> 
     original = getattr(error, "original", error)
     if _member_words(original) is not None:
         log.warning("command %s: %s", _command_name(interaction), _first_line(original))
-    elif text in (UNEXPECTED, UNAVAILABLE):
+    elif text in (UNEXPECTED, UNAVAILABLE, NOT_ANSWERING):
         log.error("command %s failed", _command_name(interaction), exc_info=original)
     else:
         log.info("command %s refused: %s", _command_name(interaction), text)

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
 
     # storage
     database_url: str = Field(DEFAULT_DATABASE_URL, repr=False)
+    # every wait on the database is bounded (sql/engine.py): connecting (and a pool
+    # health check), and each statement; past them: "the catalogue is not answering"
+    db_connect_timeout_seconds: float = Field(5.0, gt=0)
+    db_statement_timeout_seconds: float = Field(30.0, gt=0)
     models_dir: Path = Path("models")
     models_keep: int = Field(3, ge=1, description="trained bundles kept on disk")
     # `tunecluster setup`: where downloads are cached (default: the user's cache directory)

@@ -132,6 +132,6 @@ async def abandon_runs(conn: AsyncConnection, holder: str, error: str) -> int:
     result = await conn.execute(
         update(job_run)
         .where(job_run.c.holder == holder, job_run.c.outcome == "running")
-        .values(finished_at=utcnow(), outcome="failed", error=error[:2000])
+        .values(finished_at=utcnow(), outcome="abandoned", error=error[:2000])
     )
     return int(result.rowcount or 0)

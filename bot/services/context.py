@@ -33,7 +33,7 @@ class AppContext:
     async def open(cls, settings: Settings) -> AppContext:
         """Never fails on a sick outside world: a database that is down answers
         'unavailable' until it is back, and a Spotify cool-down refuses lookups."""
-        db = Database(settings.database_url)
+        db = Database.from_settings(settings)
         spotify = spotify_client(settings, db)
         reccobeats = reccobeats_client(settings, db)
         for client in (spotify, reccobeats):
