@@ -61,7 +61,7 @@ from bot.services.jobs import (
     retrain_if_changed,
 )
 from bot.services.train import TrainSettings
-from sql import guilds, jobs
+from sql import guilds, jobs, liveness
 from sql.database import Database
 
 if TYPE_CHECKING:
@@ -193,6 +193,11 @@ class BotScheduler:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=STOP_TIMEOUT_SECONDS)
+        try:  # runs that could not record their end in time are closed here
+            async with self.db.transaction() as conn:
+                await jobs.abandon_runs(conn, self.holder, "the process stopped", "cancelled")
+        except Exception as error:
+            log.warning("could not close this process's runs: %s", one_line(error))
         if self.aps.running:
             self.aps.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
@@ -228,6 +233,10 @@ class BotScheduler:
                         conn, before[0], f"abandoned: {before[0]} stopped (lease taken over)"
                     )
                     log.info("took the lease over from %s (%d runs closed)", before[0], closed)
+                if taken:  # runs whose process was killed (any holder, the command line too)
+                    closed = await liveness.abandon_dead_runs(conn)
+                    if closed:
+                        log.info("closed %d runs whose process had stopped", closed)
         except Exception as error:
             log.warning("lease heartbeat failed: %s", one_line(error))
             taken = False

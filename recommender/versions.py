@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from recommender import bundle as bundles
 from recommender.store import ModelStore, open_store
-from sql import models
+from sql import liveness, models
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.schema import genre
@@ -109,3 +109,50 @@ async def remove(
         await models.set_model_status(conn, version, "pruned")
     bundles.remove(models_dir, version)
     await (store or open_store(None, db)).delete(version)
+
+
+async def recover(db: Database, models_dir: Path, store: ModelStore | None = None) -> list[str]:
+    """Clean what killed or failed trainings left behind; returns the versions closed.
+
+    A version still `training` whose process is gone (its `train:<version>` lease
+    expired, or its process id vanished from this host) is marked failed, its rows,
+    folders and stored objects removed; rows of versions that are neither ready nor
+    training, their local folders, and the staging folders of dead processes go too.
+    """
+    store = store or open_store(None, db)
+    async with db.connection() as conn:
+        rows = await models.list_model_versions(conn)
+        alive = await liveness.alive_names(conn, "train:")
+    status = {r["version"]: r["status"] for r in rows}
+    dead = [v for v, s in status.items() if s == "training" and f"train:{v}" not in alive]
+    for version in dead:
+        await discard(db, models_dir, version, "abandoned: the training process stopped", store)
+        status[version] = "failed"
+    async with db.transaction() as conn:
+        await liveness.drop(conn, [f"train:{v}" for v in dead])
+        for version in await models.versions_with_rows(conn):
+            if status.get(version) not in ("ready", "training"):
+                await models.delete_version_rows(conn, version)
+    for version in await store.versions():
+        if status.get(version) not in ("ready", "training"):
+            await store.delete(version)
+    _clean_folders(Path(models_dir), status)
+    return dead
+
+
+def _clean_folders(root: Path, status: dict[str, str]) -> None:
+    """Local folders of failed or pruned versions, and staging left by dead processes."""
+    if not root.is_dir():
+        return
+    for entry in root.iterdir():
+        name = entry.name
+        if name.startswith(".") and ".fetch-" in name:  # .<version>.fetch-<pid>
+            version, pid = name[1:].rsplit(".fetch-", 1)
+            gone = not pid.isdigit() or liveness.pid_gone(int(pid))
+            if gone or status.get(version) not in ("ready", None):
+                bundles.remove_path(entry)
+        elif name.startswith(".") and name.endswith(".partial"):  # a save cut short
+            if status.get(name[1 : -len(".partial")]) != "training":
+                bundles.remove_path(entry)
+        elif status.get(name) in ("failed", "pruned"):
+            bundles.remove_path(entry)

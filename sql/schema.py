@@ -446,7 +446,7 @@ job_run = Table(
     Column("holder", String(128)),
     Column("started_at", Timestamp(), nullable=False),
     Column("finished_at", Timestamp()),
-    Column("outcome", String(16)),  # running | ok | skipped | failed
+    Column("outcome", String(16)),  # running | ok | skipped | failed | cancelled | abandoned
     Column("counts", Text),  # JSON
     Column("error", Text),
     Index("ix_job_run_job_started", "job", "started_at"),

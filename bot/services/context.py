@@ -13,6 +13,7 @@ from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.errors import SpotifyCoolingDown
 from recommender.serving import Recommender
 from recommender.store import StoreConfig, open_store
+from recommender.versions import recover
 from sql.database import Database
 
 log = logging.getLogger("tunecluster.bot")
@@ -47,12 +48,19 @@ class AppContext:
                 log.warning("could not read the state of %r: %s", client, error)
         if spotify is None:
             log.info("no Spotify credentials: catalogue-only mode")
+        store = open_store(StoreConfig.from_settings(settings), db)
+        try:  # a training killed with the last run: marked failed, its leftovers removed
+            closed = await recover(db, settings.models_dir, store)
+            if closed:
+                log.info("closed %d trainings whose process had stopped: %s", len(closed), closed)
+        except Exception as error:  # the database is down: the next train cleans up
+            log.warning("could not check for interrupted trainings: %s", error)
         return cls(
             settings,
             db,
             spotify,
             reccobeats,
-            Recommender(settings.models_dir, open_store(StoreConfig.from_settings(settings), db)),
+            Recommender(settings.models_dir, store),
             Retrainer(),
         )
 

@@ -40,7 +40,7 @@ from recommender.training import (
     prepare,
     training_fingerprint,
 )
-from sql import frames, models
+from sql import frames, jobs, liveness, models
 from sql import reactions as reaction_store
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -192,47 +192,50 @@ async def train(
     timings["read_playlists"] = time.perf_counter() - clock
 
     store = open_store(config.store, db)
+    await versions.recover(db, config.models_dir, store)  # what a killed training left
     version = bundles.new_version(fingerprint)
+    holder = liveness.holder_id("train")
     async with db.transaction() as conn:
         await models.insert_model_version(
             conn, version, fingerprint=fingerprint, path=store.where(version)
         )
+        await jobs.take_lease(conn, f"train:{version}", holder, liveness.ALIVE_SECONDS)
     try:
-        meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
-        meta["holdout_playlists"] = len(holdout)
-        training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
-        _step(progress, f"fitting {len(data.members)} buckets and the association (worker)")
-        clock = time.perf_counter()
-        result = await in_worker(
-            executor,
-            _fit_and_save,
-            data,
-            training,
-            taxonomy,
-            meta,
-            config.models_dir,
-            (ids, *sessions),
-            config.association,
-        )
-        worker_seconds = time.perf_counter() - clock
-        meta = result["meta"]
-        timings["associate"] = meta["association"]["seconds"]
-        timings["fit"] = worker_seconds - timings["associate"]
-        _step(progress, "storing the bundle")
-        clock = time.perf_counter()
-        await store.put(version, bundles.bundle_dir(config.models_dir, version))
-        timings["store"] = time.perf_counter() - clock
+        async with liveness.kept_alive(db, f"train:{version}", holder):
+            meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
+            meta["holdout_playlists"] = len(holdout)
+            training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
+            _step(progress, f"fitting {len(data.members)} buckets and the association (worker)")
+            clock = time.perf_counter()
+            result = await in_worker(
+                executor,
+                _fit_and_save,
+                data,
+                training,
+                taxonomy,
+                meta,
+                config.models_dir,
+                (ids, *sessions),
+                config.association,
+            )
+            worker_seconds = time.perf_counter() - clock
+            meta = result["meta"]
+            timings["associate"] = meta["association"]["seconds"]
+            timings["fit"] = worker_seconds - timings["associate"]
+            _step(progress, "storing the bundle")
+            clock = time.perf_counter()
+            await store.put(version, bundles.bundle_dir(config.models_dir, version))
+            timings["store"] = time.perf_counter() - clock
 
-        clock = time.perf_counter()
-        written = await _write(db, version, data, result["fit"], progress)
-        timings["write"] = time.perf_counter() - clock
-        meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
-        async with db.transaction() as conn:
-            await models.finish_model_version(conn, version, status="ready", meta=meta)
+            clock = time.perf_counter()
+            written = await _write(db, version, data, result["fit"], progress)
+            timings["write"] = time.perf_counter() - clock
+            meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+            async with db.transaction() as conn:
+                await models.finish_model_version(conn, version, status="ready", meta=meta)
     except BaseException as error:
         await versions.discard(db, config.models_dir, version, _reason(error), store)
         raise
-
     previous = None
     if activate:
         clock = time.perf_counter()
