@@ -45,7 +45,9 @@ def evaluate_command(
     ] = 0.2,
     popularity: Annotated[
         Popularity,
-        typer.Option(help="Train with popularity hidden (as a 2026 app sees it), visible, or both."),
+        typer.Option(
+            help="Train with popularity hidden (as a 2026 app sees it), visible, or both."
+        ),
     ] = Popularity.hidden,
     as_json: JsonFlag = False,
 ) -> None:
@@ -129,7 +131,9 @@ def _table(r: dict[str, Any], run_: dict[str, Any], mode: str, group: str, brief
 def _comparisons(r: dict[str, Any], run_: dict[str, Any]) -> None:
     default = r.get("default_strategy")
     for group, others in run_["comparisons"].items():
-        parts = [f"{o} {c['ratio']:.2f}× [{c['low']:.2f}–{c['high']:.2f}]" for o, c in others.items()]
+        parts = [
+            f"{o} {c['ratio']:.2f}× [{c['low']:.2f}–{c['high']:.2f}]" for o, c in others.items()
+        ]
         console.print(f"{default} precision vs ({group}): " + "; ".join(parts), highlight=False)
 
 
