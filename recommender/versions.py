@@ -83,10 +83,24 @@ async def prune(
             await models.set_model_status(conn, version, "pruned")
         await store.delete(version)
         bundles.remove(models_dir, version)
-    kept = {r["version"] for r in rows if r["status"] in ("ready", "training")} - set(doomed)
-    for version in sorted(await store.versions() - kept):
-        await store.delete(version)
+    await _clean_store(db, store)
     return doomed
+
+
+async def _statuses(db: Database) -> dict[str, str]:
+    async with db.connection() as conn:
+        return {r["version"]: r["status"] for r in await models.list_model_versions(conn)}
+
+
+async def _clean_store(db: Database, store: ModelStore) -> None:
+    """Remove stored versions that are neither ready nor training. The store is listed
+    before the statuses are read: a version's row exists before anything it stores, so
+    a training that starts meanwhile is never mistaken for a leftover."""
+    stored = await store.versions()
+    status = await _statuses(db)
+    for version in sorted(stored):
+        if status.get(version) not in ("ready", "training"):
+            await store.delete(version)
 
 
 async def discard(
@@ -130,21 +144,26 @@ async def recover(db: Database, models_dir: Path, store: ModelStore | None = Non
         status[version] = "failed"
     async with db.transaction() as conn:
         await liveness.drop(conn, [f"train:{v}" for v in dead])
-        for version in await models.versions_with_rows(conn):
+    # Leftovers: what is listed first, the statuses read after (see _clean_store).
+    entries = _listing(Path(models_dir))
+    async with db.transaction() as conn:
+        with_rows = await models.versions_with_rows(conn)
+        status = {r["version"]: r["status"] for r in await models.list_model_versions(conn)}
+        for version in with_rows:
             if status.get(version) not in ("ready", "training"):
                 await models.delete_version_rows(conn, version)
-    for version in await store.versions():
-        if status.get(version) not in ("ready", "training"):
-            await store.delete(version)
-    _clean_folders(Path(models_dir), status)
+    await _clean_store(db, store)
+    _clean_folders(entries, status)
     return dead
 
 
-def _clean_folders(root: Path, status: dict[str, str]) -> None:
+def _listing(root: Path) -> list[Path]:
+    return list(root.iterdir()) if root.is_dir() else []
+
+
+def _clean_folders(entries: list[Path], status: dict[str, str]) -> None:
     """Local folders of failed or pruned versions, and staging left by dead processes."""
-    if not root.is_dir():
-        return
-    for entry in root.iterdir():
+    for entry in entries:
         name = entry.name
         if name.startswith(".") and ".fetch-" in name:  # .<version>.fetch-<pid>
             version, pid = name[1:].rsplit(".fetch-", 1)
