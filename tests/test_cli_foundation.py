@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from sql.database import Database
+from sql.migrate import head_revision
 from tests.conftest import MYSQL_URL, in_fresh_loop
 
 
@@ -65,7 +66,7 @@ def _assert_init_is_idempotent(url: str, cwd: Path) -> None:
     second = tunecluster("db", "init", "--json", url=url, cwd=cwd)
     assert second.returncode == 0, second.stderr
     result = json.loads(second.stdout)
-    assert result["changed"] is False and result["revision"] == "0001"
+    assert result["changed"] is False and result["revision"] == head_revision()
     assert in_fresh_loop(_schema_snapshot(url)) == snapshot
     assert len(snapshot) > 20
 

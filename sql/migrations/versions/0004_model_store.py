@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "0004"
-down_revision = "0002"  # assigned "0001"; chained after main's head 0002 (track_genre)
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
