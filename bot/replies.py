@@ -97,7 +97,9 @@ def outcome_of(error: BaseException) -> str:
     """How `bot.metrics` counts a failed command: refused (the member's input or rights),
     unavailable (the database), or error (a bug)."""
     text = message_for(error)
-    return "error" if text == UNEXPECTED else "unavailable" if text == UNAVAILABLE else "refused"
+    if text == UNEXPECTED:
+        return "error"
+    return "unavailable" if text in (UNAVAILABLE, NOT_ANSWERING) else "refused"
 
 
 async def send_error(interaction: discord.Interaction, error: BaseException) -> None:

@@ -89,7 +89,8 @@ class Recommender:
     @property
     def loaded_version(self) -> str | None:
         """The version held in memory (None until a request or a warm-up loads one)."""
-        return next(iter(self._cache), None)
+        current = self.loader.current
+        return current.version if current is not None else None
 
     def bundle(self, version: str) -> Bundle:
         """`version`'s bundle from the local cache (loaded once), never fetched."""
