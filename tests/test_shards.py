@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.scheduler import LEASE, BotScheduler
 from bot.services import discovery
@@ -25,6 +26,7 @@ from recommender import taxonomy
 from sql import jobs, models
 from sql.database import Database
 from sql.migrate import init_schema
+from sql.schema import feedback_pick
 from tests.bot_world import trained_demo
 from tests.conftest import ROOT, clear_mysql
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec, new_id
@@ -116,9 +118,23 @@ async def _answered(emu: DiscordEmulator, guild: GuildSpec, track: str) -> dict:
     return ix.followups[0]
 
 
-def _served_version(message: dict) -> str:
-    footer = message["embeds"][0]["footer"]["text"]  # "model <version> · <strategy>"
-    return footer.removeprefix("model ").split(" · ")[0]
+async def _served_version(db: Database, message: dict) -> str:
+    """The model version behind an answer: its feedback buttons name the answer, whose
+    picks are recorded with their version (members see no model ids)."""
+    ids = [
+        c["custom_id"]
+        for row in message.get("components", [])
+        for c in row.get("components", [])
+        if str(c.get("custom_id", "")).startswith("tc:")
+    ]
+    assert ids, message
+    answer = int(ids[0].split(":")[2])
+    async with db.connection() as conn:
+        version = await conn.scalar(
+            select(feedback_pick.c.model_version).where(feedback_pick.c.answer_id == answer)
+        )
+    assert version is not None
+    return version
 
 
 async def _prepare(mariadb: Database, tmp: Path) -> tuple[str, list[str], Path]:
@@ -190,7 +206,9 @@ async def test_a_retrain_on_one_host_is_served_by_the_other_without_restart(
             await host.start()
         try:
             await emu.wait_identified(timeout=90, count=2)
-            assert _served_version(await _answered(emu, GUILDS[1], tracks[1])) == first
+            assert (
+                await _served_version(mariadb, await _answered(emu, GUILDS[1], tracks[1])) == first
+            )
             # the owner retrains on host 0 (shard 0's guild) with another k range
             retrain = await emu.send_command("retrain", guild_id=GUILDS[0].id, user=OWNER)
             await retrain.wait_done(timeout=30)
@@ -205,7 +223,9 @@ async def test_a_retrain_on_one_host_is_served_by_the_other_without_restart(
             served: list[str] = []
 
             async def host1_serves_it() -> bool:
-                served.append(_served_version(await _answered(emu, GUILDS[1], tracks[2])))
+                served.append(
+                    await _served_version(mariadb, await _answered(emu, GUILDS[1], tracks[2]))
+                )
                 return served[-1] == second
 
             await until(host1_serves_it, 120, "host 1 to serve the model host 0 trained")
