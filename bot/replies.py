@@ -13,7 +13,7 @@ import logging
 import discord
 from discord import app_commands
 
-from sql.errors import DatabaseUnavailable, TuneclusterError
+from sql.errors import DatabaseTimeout, DatabaseUnavailable, TuneclusterError
 
 log = logging.getLogger("tunecluster.bot")
 
@@ -41,6 +41,7 @@ MEMBER_WORDS: dict[str, str] = {
     ),
 }
 NO_GENRE = "I don't know that track's genre yet, so I can't find similar ones. Try another track."
+NOT_ANSWERING = "The music catalogue is not answering right now. Please try again in a minute."
 UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again later."
 MAX_LENGTH = 300
 
@@ -50,11 +51,16 @@ def message_for(error: BaseException, *, operator: bool = False) -> str:
     gets the operator's words for what to do."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, DatabaseTimeout):
+        return NOT_ANSWERING
     member = _member_words(error)
     if member is not None:
         return f"{member} (for admins: {_first_line(error)})" if operator else member
     if isinstance(error, DatabaseUnavailable):
         return UNAVAILABLE  # the host and port are for the log, not for members
+    if isinstance(error, app_commands.TransformerError):  # a value no choice offers
+        shown = str(error.value)[:40]
+        return f"“{shown}” is not one of the choices offered for that option."
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down a little: try again in {error.retry_after:.0f} s."
     if isinstance(error, app_commands.CheckFailure | TuneclusterError):
@@ -87,13 +93,22 @@ def _is_operator(interaction: discord.Interaction) -> bool:
     return bool(permissions and (permissions.administrator or permissions.manage_guild))
 
 
+def outcome_of(error: BaseException) -> str:
+    """How `bot.metrics` counts a failed command: refused (the member's input or rights),
+    unavailable (the database), or error (a bug)."""
+    text = message_for(error)
+    if text == UNEXPECTED:
+        return "error"
+    return "unavailable" if text in (UNAVAILABLE, NOT_ANSWERING) else "refused"
+
+
 async def send_error(interaction: discord.Interaction, error: BaseException) -> None:
     """Answer with the ephemeral line, whether or not the interaction was deferred."""
     text = message_for(error, operator=_is_operator(interaction))
     original = getattr(error, "original", error)
     if _member_words(original) is not None:
         log.warning("command %s: %s", _command_name(interaction), _first_line(original))
-    elif text in (UNEXPECTED, UNAVAILABLE):
+    elif text in (UNEXPECTED, UNAVAILABLE, NOT_ANSWERING):
         log.error("command %s failed", _command_name(interaction), exc_info=original)
     else:
         log.info("command %s refused: %s", _command_name(interaction), text)

@@ -11,8 +11,10 @@ Jobs are built at start from the settings and the database:
   then runs, only if no run of that job started in the current period; that check, the
   lease renewal and the run's start row are one transaction. So each global job runs
   once per period, whichever processes are up.
-- Discovery posts: one cron job per guild with posts on, in the guild's timezone. Any
-  process may fire one: the post first claims its slot (`bot.services.discovery`). A
+- Discovery posts: one cron job per guild with posts on, in the guild's timezone, for
+  the guilds on this process's shards (`TUNECLUSTER_SHARD_IDS`; every guild when the
+  process runs all shards). Any process may fire one: the post first claims its slot
+  (`bot.services.discovery`). A
   reconcile job rereads `guild_settings` every minute (changes made through another
   process); the process that handled `/discovery` updates its own jobs at once.
 
@@ -59,7 +61,7 @@ from bot.services.jobs import (
     retrain_if_changed,
 )
 from bot.services.train import TrainSettings
-from sql import guilds, jobs
+from sql import guilds, jobs, liveness
 from sql.database import Database
 
 if TYPE_CHECKING:
@@ -111,6 +113,7 @@ class BotScheduler:
         deliver: Deliver | None = None,
         no_repeat_days: float = 7.0,
         on_disabled: Disabled | None = None,
+        runs_guild: Callable[[int], bool] | None = None,
         reconcile_seconds: float = RECONCILE_SECONDS,
         startup_delay: float = STARTUP_DELAY_SECONDS,
     ) -> None:
@@ -121,6 +124,7 @@ class BotScheduler:
         self.deliver = deliver
         self.no_repeat_days = no_repeat_days
         self.on_disabled = on_disabled
+        self.runs_guild = runs_guild or (lambda _guild_id: True)  # its shards' guilds only
         self.reconcile_seconds = reconcile_seconds
         self.startup_delay = startup_delay
         self.leader = False
@@ -189,6 +193,11 @@ class BotScheduler:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=STOP_TIMEOUT_SECONDS)
+        try:  # runs that could not record their end in time are closed here
+            async with self.db.transaction() as conn:
+                await jobs.abandon_runs(conn, self.holder, "the process stopped", "cancelled")
+        except Exception as error:
+            log.warning("could not close this process's runs: %s", one_line(error))
         if self.aps.running:
             self.aps.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
@@ -224,6 +233,10 @@ class BotScheduler:
                         conn, before[0], f"abandoned: {before[0]} stopped (lease taken over)"
                     )
                     log.info("took the lease over from %s (%d runs closed)", before[0], closed)
+                if taken:  # runs whose process was killed (any holder, the command line too)
+                    closed = await liveness.abandon_dead_runs(conn)
+                    if closed:
+                        log.info("closed %d runs whose process had stopped", closed)
         except Exception as error:
             log.warning("lease heartbeat failed: %s", one_line(error))
             taken = False
@@ -291,7 +304,7 @@ class BotScheduler:
         at once. Returns the next run time (None: no posts scheduled)."""
         guild_id = int(row["guild_id"])
         schedule = Schedule.from_row(row) if row.get("enabled") else None
-        if schedule is None or self.deliver is None:
+        if schedule is None or self.deliver is None or not self.runs_guild(guild_id):
             self.unschedule_guild(guild_id)
             return None
         job_id = self.discovery_job_id(guild_id)
@@ -326,6 +339,7 @@ class BotScheduler:
         except Exception as error:
             log.warning("could not read the discovery schedules: %s", one_line(error))
             return
+        rows = [r for r in rows if self.runs_guild(int(r["guild_id"]))]
         wanted = {int(r["guild_id"]) for r in rows}
         for guild_id in set(self._schedules) - wanted:
             self.unschedule_guild(guild_id)
@@ -427,4 +441,5 @@ def build_scheduler(bot: TuneclusterBot) -> BotScheduler | None:
         deliver=deliverer(bot, app.db, settings),
         no_repeat_days=settings.no_repeat_days,
         on_disabled=partial(_report_disabled, bot),
+        runs_guild=settings.runs_guild,
     )

@@ -12,7 +12,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -64,12 +71,25 @@ class Settings(BaseSettings):
 
     # storage
     database_url: str = Field(DEFAULT_DATABASE_URL, repr=False)
+    # every wait on the database is bounded (sql/engine.py): connecting (and a pool
+    # health check), and each statement; past them: "the catalogue is not answering"
+    db_connect_timeout_seconds: float = Field(5.0, gt=0)
+    db_statement_timeout_seconds: float = Field(30.0, gt=0)
     models_dir: Path = Path("models")
     models_keep: int = Field(3, ge=1, description="trained bundles kept on disk")
     # `tunecluster setup`: where downloads are cached (default: the user's cache directory)
     # and a mirror serving every dataset as URL/<dataset>/<file name> (air-gapped installs)
     datasets_cache_dir: Path | None = None
     datasets_mirror: str | None = None
+    # where every process fetches bundles from (models_dir is then a local cache):
+    # the database (default) or an S3-compatible object store
+    model_store: Literal["database", "s3"] = "database"
+    s3_bucket: str | None = None
+    s3_prefix: str = "tunecluster/models/"
+    s3_endpoint_url: str | None = None  # MinIO, Ceph, R2...; None: AWS
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # None: the usual AWS credential chain
+    s3_secret_access_key: SecretStr | None = None
 
     # Discord
     discord_token: SecretStr | None = None
@@ -78,6 +98,10 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = None
     admin_guild_ids: IdList = []
     sharded: bool = False
+    # shard ranges: this process runs exactly shards SHARD_IDS of SHARD_COUNT (all of
+    # them when SHARD_IDS is empty); guild g is on shard (g >> 22) % SHARD_COUNT
+    shard_count: int | None = Field(None, ge=1)
+    shard_ids: IdList = []
     log_channel_id: int | None = None
     recommend_cooldown_seconds: float = Field(10.0, ge=0)
     profile_image: bool = False
@@ -143,6 +167,10 @@ class Settings(BaseSettings):
     dislike_artist_after: int = Field(2, ge=1)  # 👎 on this many of an artist's tracks drop it
     learn_from_reactions: bool = False  # members' likes as sessions for the association model
 
+    # health and Prometheus metrics over HTTP (off when unset; 0 picks a free port)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod
@@ -183,7 +211,7 @@ class Settings(BaseSettings):
         has no null) switches the filter off: an empty optional setting is None."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admin_guild_ids", mode="before")
+    @field_validator("admin_guild_ids", "shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         return _split(value)
@@ -241,6 +269,35 @@ class Settings(BaseSettings):
             raise ValueError("at least one audio feature is needed")
         return value
 
+    @model_validator(mode="after")
+    def _check_shards(self) -> Settings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError(
+                f"{PREFIX}SHARD_IDS needs {PREFIX}SHARD_COUNT (the total over all hosts)"
+            )
+        count = self.shard_count or 1
+        wrong = sorted({i for i in self.shard_ids if not 0 <= i < count})
+        if wrong:
+            raise ValueError(
+                f"{PREFIX}SHARD_IDS: {', '.join(map(str, wrong))} not among the "
+                f"{count} shards of {PREFIX}SHARD_COUNT (0 to {count - 1})"
+            )
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError(f"{PREFIX}SHARD_IDS lists a shard twice")
+        return self
+
+    @property
+    def shard_range(self) -> list[int] | None:
+        """The shards this process runs (None: not sharded by range)."""
+        if self.shard_count is None:
+            return None
+        return sorted(self.shard_ids) if self.shard_ids else list(range(self.shard_count))
+
+    def runs_guild(self, guild_id: int) -> bool:
+        """Whether guild `guild_id` is on one of this process's shards."""
+        shards = self.shard_range
+        return shards is None or (guild_id >> 22) % (self.shard_count or 1) in shards
+
     @property
     def masked_database_url(self) -> str:
         return masked(self.database_url)
@@ -273,8 +330,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
-        name = PREFIX + "_".join(str(part) for part in first["loc"][:1]).upper()
         message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a check across settings names them itself
+            raise ConfigError(f"invalid settings: {message}") from None
+        name = PREFIX + "_".join(str(part) for part in first["loc"][:1]).upper()
         raise ConfigError(f"invalid setting {name}: {message}") from None
     except ValueError as error:  # a TOML or JSON file that does not parse
         raise ConfigError(f"cannot read the settings: {str(error).splitlines()[0]}") from None

@@ -123,6 +123,10 @@ def on_disk(models_dir: Path) -> list[str]:
     )
 
 
+def remove_path(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def remove(models_dir: Path, version: str) -> None:
     shutil.rmtree(bundle_dir(models_dir, version), ignore_errors=True)
     shutil.rmtree(Path(models_dir) / f".{version}.partial", ignore_errors=True)

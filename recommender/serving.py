@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from recommender import bundle as bundles
 from recommender import strategies
 from recommender.bundle import Bundle
 from recommender.features import NoFeatures, row_vector
+from recommender.loader import BundleLoader
 from recommender.picking import (
     MAX_PICKS,
     Options,
@@ -32,6 +32,7 @@ from recommender.picking import (
     context_values,
     song_key,
 )
+from recommender.store import ModelStore
 from recommender.taxonomy import Taxonomy, display
 from sql import picks as reads
 from sql.errors import TuneclusterError
@@ -69,24 +70,31 @@ class UnknownStrategy(TuneclusterError):
 
 
 class Recommender:
-    """Serves the active model; bundles are loaded once per version and cached."""
+    """Serves the active model; bundles are loaded once per version and cached.
 
-    def __init__(self, models_dir: Path) -> None:
+    With a model store, a version missing from the local cache is fetched (and checked)
+    once, in the background while a previous version is loaded: that one keeps serving
+    until the new one is ready (see `BundleLoader`)."""
+
+    def __init__(self, models_dir: Path, store: ModelStore | None = None) -> None:
         self.models_dir = Path(models_dir)
-        self._cache: dict[str, Bundle] = {}
+        self.loader = BundleLoader(self.models_dir, store)
 
     async def active(self, conn: AsyncConnection) -> Bundle:
         version = await reads.active_version(conn)
         if version is None:
             raise NoActiveModel("no model is trained yet: run `tunecluster train` first")
-        return self.bundle(version)
+        return await self.loader.get(version)
+
+    @property
+    def loaded_version(self) -> str | None:
+        """The version held in memory (None until a request or a warm-up loads one)."""
+        current = self.loader.current
+        return current.version if current is not None else None
 
     def bundle(self, version: str) -> Bundle:
-        cached = self._cache.get(version)
-        if cached is None:
-            cached = bundles.load(self.models_dir, version)
-            self._cache = {version: cached}  # one version serves at a time
-        return cached
+        """`version`'s bundle from the local cache (loaded once), never fetched."""
+        return self.loader.local(version)
 
     # --- placing the input -------------------------------------------------------------------
 
@@ -106,7 +114,7 @@ class Recommender:
             raise NoActiveModel("no model is trained yet: run `tunecluster train` first")
         if details is None:
             raise UnknownTrack(f"track {track_id} is not in the catalogue")
-        return (self.bundle(version) if version else None), details, genres
+        return (await self.loader.get(version) if version else None), details, genres
 
     def describe(
         self, track_id: str, details: dict, genres: list[str], bundle: Bundle

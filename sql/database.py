@@ -7,9 +7,18 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from sql.engine import create_engine, describe, is_sqlite, masked, parse_url, translate_errors
+from sql.engine import (
+    CONNECT_TIMEOUT,
+    STATEMENT_TIMEOUT,
+    create_engine,
+    describe,
+    is_sqlite,
+    masked,
+    parse_url,
+    translate_errors,
+)
 
 
 class Database:
@@ -19,9 +28,33 @@ class Database:
     compose into one transaction: `async with db.transaction() as conn: ...`.
     """
 
-    def __init__(self, url: str | URL, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 10,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        statement_timeout: float = STATEMENT_TIMEOUT,
+    ) -> None:
         self.url = parse_url(url) if isinstance(url, str) else url
-        self.engine: AsyncEngine = create_engine(self.url, pool_size=pool_size)
+        self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
+        self.engine: AsyncEngine = create_engine(
+            self.url,
+            pool_size=pool_size,
+            connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: object, **kwargs: object) -> Database:
+        """The configured database with the configured timeouts."""
+        return cls(
+            settings.database_url,  # type: ignore[attr-defined]
+            connect_timeout=settings.db_connect_timeout_seconds,  # type: ignore[attr-defined]
+            statement_timeout=settings.db_statement_timeout_seconds,  # type: ignore[attr-defined]
+            **kwargs,  # type: ignore[arg-type]
+        )
 
     @property
     def dialect(self) -> str:
@@ -70,9 +103,11 @@ class Database:
             port=self.url.port,
             query=self.url.query,
         )
-        server = create_async_engine(
+        server = create_engine(
             server_url,
-            connect_args={"charset": "utf8mb4", "connect_timeout": 5},
+            pool_size=1,
+            connect_timeout=self.connect_timeout,
+            statement_timeout=self.statement_timeout,
         )
         try:
             with translate_errors(self.url):

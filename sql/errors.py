@@ -16,3 +16,7 @@ class DatabaseUnavailable(TuneclusterError):
 
 class DatabaseUrlError(TuneclusterError):
     """The database URL cannot be used (unparseable, unsupported driver)."""
+
+
+class DatabaseTimeout(DatabaseUnavailable):
+    """The database accepted the connection but did not answer within its timeout."""

@@ -34,7 +34,7 @@ async def finish_run(
 ) -> None:
     await conn.execute(
         update(job_run)
-        .where(job_run.c.id == run_id)
+        .where(job_run.c.id == run_id, job_run.c.outcome == "running")  # first close wins
         .values(
             finished_at=utcnow(),
             outcome=outcome,
@@ -127,11 +127,14 @@ async def started_since(conn: AsyncConnection, job: str, since: datetime) -> boo
     return found is not None
 
 
-async def abandon_runs(conn: AsyncConnection, holder: str, error: str) -> int:
-    """Close the runs a stopped process left `running` (its lease was taken over)."""
+async def abandon_runs(
+    conn: AsyncConnection, holder: str, error: str, outcome: str = "abandoned"
+) -> int:
+    """Close the runs `holder` left `running`: `abandoned` when its lease was taken
+    over, `cancelled` when it stopped cleanly before they could record themselves."""
     result = await conn.execute(
         update(job_run)
         .where(job_run.c.holder == holder, job_run.c.outcome == "running")
-        .values(finished_at=utcnow(), outcome="failed", error=error[:2000])
+        .values(finished_at=utcnow(), outcome=outcome, error=error[:2000])
     )
     return int(result.rowcount or 0)

@@ -179,6 +179,13 @@ async def delete_version_rows(conn: AsyncConnection, version: str) -> int:
     return removed
 
 
+async def versions_with_rows(conn: AsyncConnection) -> set[str]:
+    """Every version that has clusters or assignments in the database."""
+    found = set((await conn.execute(select(cluster.c.model_version).distinct())).scalars())
+    assigned = select(track_cluster.c.model_version).distinct()
+    return found | set((await conn.execute(assigned)).scalars())
+
+
 async def count_assignments(conn: AsyncConnection, version: str) -> int:
     return int(
         await conn.scalar(

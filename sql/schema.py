@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -334,6 +335,34 @@ app_state = Table(
     **MYSQL_TABLE,
 )
 
+# The model store in the database (recommender/store.py): every file of a version's
+# bundle folder, cut into chunks well inside MariaDB's default max_allowed_packet.
+# A version's `model_file` rows are written after all of its chunks, so a listed file is
+# complete; each carries its size and SHA-256, checked by every process that fetches it.
+model_file = Table(
+    "model_file",
+    metadata,
+    Column("model_version", String(64), primary_key=True),
+    Column("name", Id(191), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("chunks", Integer, nullable=False),
+    _created(),
+    **MYSQL_TABLE,
+)
+
+model_chunk = Table(
+    "model_chunk",
+    metadata,
+    Column("model_version", String(64), primary_key=True),
+    Column("name", Id(191), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column(
+        "data", LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb"), nullable=False
+    ),
+    **MYSQL_TABLE,
+)
+
 cluster = Table(
     "cluster",
     metadata,
@@ -417,7 +446,7 @@ job_run = Table(
     Column("holder", String(128)),
     Column("started_at", Timestamp(), nullable=False),
     Column("finished_at", Timestamp()),
-    Column("outcome", String(16)),  # running | ok | skipped | failed
+    Column("outcome", String(16)),  # running | ok | skipped | failed | cancelled | abandoned
     Column("counts", Text),  # JSON
     Column("error", Text),
     Index("ix_job_run_job_started", "job", "started_at"),

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from sql.database import Database
+from sql.migrate import head_revision
 from tests.conftest import MYSQL_URL, in_fresh_loop
 
 
@@ -65,7 +66,7 @@ def _assert_init_is_idempotent(url: str, cwd: Path) -> None:
     second = tunecluster("db", "init", "--json", url=url, cwd=cwd)
     assert second.returncode == 0, second.stderr
     result = json.loads(second.stdout)
-    assert result["changed"] is False and result["revision"] == "0001"
+    assert result["changed"] is False and result["revision"] == head_revision()
     assert in_fresh_loop(_schema_snapshot(url)) == snapshot
     assert len(snapshot) > 20
 
@@ -138,3 +139,38 @@ def test_version_and_help(tmp_path: Path, sqlite_url: str) -> None:
     assert tunecluster("--version", url=sqlite_url, cwd=tmp_path).stdout.startswith("tunecluster ")
     helped = tunecluster("--help", url=sqlite_url, cwd=tmp_path)
     assert helped.returncode == 0 and "db" in helped.stdout and "stats" in helped.stdout
+
+
+def _bytes_arg_run(args: list[bytes], env: dict[str, str], cwd: Path):
+    return subprocess.run(
+        [sys.executable.encode(), b"-m", b"bot", *args],
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected", "status"),
+    [
+        ([b"genres"], "error: missing LINK-OR-QUERY (see --help)", 2),
+        ([b"train", b"--bogus"], "error: No such option: --bogus", 2),
+        ([b"recommend", b"caf\xe9"], "error: argument 2 ('caf?') is not valid UTF-8", 1),
+        ([b"sync-commands"], "error: cannot reach Discord at http://127.0.0.1:", 1),
+    ],
+)
+def test_usage_encoding_and_unreachable_discord_name_their_cause(
+    tmp_path: Path, sqlite_url: str, args: list[bytes], expected: str, status: int
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
+    env.update(
+        TUNECLUSTER_DATABASE_URL=sqlite_url,
+        TUNECLUSTER_DISCORD_TOKEN="x",
+        TUNECLUSTER_DISCORD_API_URL=f"http://127.0.0.1:{closed_port()}/api/v10",
+        TUNECLUSTER_CONFIG=str(tmp_path / "none.toml"),
+    )
+    done = _bytes_arg_run(args, env, tmp_path)
+    err = done.stderr.decode("utf-8", "replace").strip()
+    assert done.returncode == status, err
+    assert err.startswith(expected) and "unexpected" not in err and len(err.splitlines()) == 1

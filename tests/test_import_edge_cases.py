@@ -243,3 +243,13 @@ def test_cli_import_reports_and_refuses(tmp_path: Path, sqlite_url: str) -> None
     assert refused.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'nowhere'}: no such file or folder"
     ]
+
+
+async def test_a_field_over_128_kib_skips_its_row_counted(db: Database, tmp_path: Path) -> None:
+    """csv's own field limit used to drop such a row without counting it."""
+    rows = [tidy_row(0, 0), tidy_row(1, 0, track_name="x" * (140 * 1024)), tidy_row(2, 0)]
+    path = write_csv(tmp_path / "big.csv", TIDY_COLUMNS, rows)
+    report = await import_dataset(db, "tidytuesday", path)
+    assert report.rows_read == 3
+    assert dict(report.skipped) == {"big.csv: a field longer than 128 KiB": 1}
+    assert report.tables["track"].inserted == 2  # read = imported + skipped

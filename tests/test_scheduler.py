@@ -137,7 +137,7 @@ async def test_stopping_cancels_a_run_and_records_it(db: Database) -> None:
     await until(lambda: counts.get("slow") == 1, 5, "the slow run to start")
     await scheduler.shutdown()
     newest = (await recorded_runs(db, "slow"))[-1]
-    assert newest["outcome"] == "failed" and newest["error"].startswith("cancelled")
+    assert newest["outcome"] == "cancelled" and newest["error"] == "the process stopped"
     async with db.connection() as conn:
         holder, expires = await jobs.lease_holder(conn, LEASE)
     assert holder == scheduler.holder and expires <= datetime.now(UTC).replace(tzinfo=None)
@@ -151,7 +151,7 @@ async def test_a_new_leader_closes_the_runs_a_dead_one_left_open(db: Database) -
     async with _running(_scheduler(db)) as scheduler:
         assert scheduler.leader
     (run,) = await recorded_runs(db, "enrich")
-    assert run["outcome"] == "failed" and "dead stopped" in run["error"]
+    assert run["outcome"] == "abandoned" and "dead stopped" in run["error"]
 
 
 # --- discovery posts -----------------------------------------------------------------------------

@@ -128,9 +128,10 @@ def root(
 
 
 def main() -> None:
-    """Entry point: expected failures print one line on stderr and exit 1."""
+    """Entry point: expected failures print one line on stderr and exit 1 (2 for usage)."""
     debug = "--debug" in sys.argv
     try:
+        _check_arguments(sys.argv[1:])
         status = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n
         if isinstance(status, int) and status:
             sys.exit(status)
@@ -155,6 +156,8 @@ def main() -> None:
         if missing is None:
             _fail(f"unexpected {type(error).__name__}: {error}", debug)
         _fail(str(missing), debug)
+    except UnicodeError as error:  # text that is not UTF-8 reached a file or the database
+        _fail(f"text that is not valid UTF-8: {error.reason} ({error.encoding})", debug)
     except KeyboardInterrupt:
         err_console.print("interrupted", style="red", highlight=False)
         sys.exit(130)
@@ -195,6 +198,20 @@ def _plain(message: str) -> str:
         if found:
             return text.format(*found.groups())
     return message[0].lower() + message[1:] if message else "is not valid"
+
+
+def _check_arguments(arguments: list[str]) -> None:
+    """An argument the terminal passed in another encoding than UTF-8 (Python keeps its
+    bytes as surrogates): refused here, not when the database cannot store it."""
+    for position, argument in enumerate(arguments, 1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = argument.encode("utf-8", "replace").decode("utf-8")
+            raise TuneclusterError(
+                f"argument {position} ({shown!r}) is not valid UTF-8: "
+                "set the terminal to UTF-8 (for example LANG=C.UTF-8)"
+            ) from None
 
 
 def _fail(message: str, debug: bool) -> None:

@@ -54,7 +54,7 @@ async def open_database(
     from sql.database import Database
     from sql.migrate import head_revision, schema_revision
 
-    db = Database(config.database_url)
+    db = Database.from_settings(config)
     try:
         if require_schema:
             revision = await schema_revision(db)

@@ -18,7 +18,7 @@ def init(as_json: JsonFlag = False) -> None:
     config = settings()
 
     async def body() -> dict:
-        async with Database(config.database_url) as db:
+        async with Database.from_settings(config) as db:
             result = await init_schema(db)
             return {
                 "engine": db.dialect,

@@ -31,22 +31,14 @@ async def rest_client(config: Settings) -> AsyncIterator[discord.Client]:
     """A discord.py client logged in over REST only (it never opens the gateway)."""
     import discord
 
-    from bot.app import point_discord_at
+    from bot.app import point_discord_at, reaching_discord
 
     token = config.require_discord_token()
     point_discord_at(config.discord_api_url, config.discord_gateway_url)
     client = discord.Client(intents=discord.Intents.none())
     try:
-        try:
+        with reaching_discord(config):
             await client.login(token)
-        except discord.LoginFailure:
-            raise TuneclusterError(
-                "Discord refused the token (TUNECLUSTER_DISCORD_TOKEN)"
-            ) from None
-        except (discord.HTTPException, OSError) as error:
-            raise TuneclusterError(
-                f"cannot reach Discord at {config.discord_api_url}: {error}"
-            ) from None
         yield client
     finally:
         await client.close()

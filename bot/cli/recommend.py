@@ -53,7 +53,9 @@ def recommend(
     text: OptionalText = None,
     n: Annotated[
         int,
-        typer.Option("-n", "--number", min=1, max=50, help="How many picks (the bot's default)."),
+        typer.Option(
+            "-n", "--number", min=1, max=50, help="How many picks (1–50; the bot's default)."
+        ),
     ] = DEFAULT_PICKS,
     from_file: Annotated[
         Path | None,
@@ -81,6 +83,7 @@ def recommend(
     seeds = [text] if text is not None else _seeds(from_file)
     from bot.services import recommend as recommend_service  # heavy: only when used
     from recommender.serving import Recommender
+    from recommender.store import model_store
     from sql.errors import TuneclusterError
 
     config = settings()
@@ -89,7 +92,7 @@ def recommend(
     async def body() -> list[dict[str, Any]]:
         out = []
         async with open_database(config) as db, _clients(config, db) as (spotify, recco):
-            recommender = Recommender(options.models_dir)
+            recommender = Recommender(options.models_dir, model_store(config, db))
             for seed in seeds:
                 try:
                     result = await recommend_service.recommend(
@@ -102,6 +105,7 @@ def recommend(
                         bucket=bucket,
                         spotify=spotify,
                         reccobeats=recco,
+                        max_n=50,
                     )
                 except TuneclusterError as error:
                     if from_file is None:
@@ -149,6 +153,7 @@ def genres(text: Text, as_json: JsonFlag = False) -> None:
     buckets, its clusters."""
     from bot.services import genres as genres_service  # heavy: only when used
     from recommender.serving import Recommender
+    from recommender.store import model_store
 
     config = settings()
 
@@ -156,7 +161,7 @@ def genres(text: Text, as_json: JsonFlag = False) -> None:
         async with open_database(config) as db, _clients(config, db) as (spotify, recco):
             return await genres_service.genres(
                 db,
-                Recommender(config.models_dir),
+                Recommender(config.models_dir, model_store(config, db)),
                 text,
                 genre_map_file=config.genre_map_file,
                 spotify=spotify,

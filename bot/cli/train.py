@@ -29,6 +29,7 @@ def train(
     """Curate the catalogue, fit one scaler + K-Means per genre bucket (k chosen per bucket),
     write every track's cluster, then make the new version serve."""
     from bot.services import train as service  # heavy (scikit-learn): only when used
+    from recommender.store import open_store
 
     config = settings()
     options = service.TrainSettings.from_settings(config)
@@ -38,7 +39,9 @@ def train(
             if list_versions:
                 return {"versions": await service.list_versions(db)}
             if activate:
-                switched = await service.activate(db, options.models_dir, activate)
+                switched = await service.activate(
+                    db, options.models_dir, activate, open_store(options.store, db)
+                )
                 return {
                     "activated": switched.version,
                     "previous": switched.previous,

@@ -11,6 +11,7 @@ from bot.cogs.autocomplete import catalogue_tracks
 from bot.embeds import genres_embed
 from bot.services.cards import track_cards
 from bot.services.genres import genres
+from bot.services.recommend import MAX_TEXT, check_text
 
 
 class Genres(commands.Cog):
@@ -23,8 +24,9 @@ class Genres(commands.Cog):
     @app_commands.describe(track="A Spotify track link, or a track or artist name")
     @app_commands.autocomplete(track=catalogue_tracks)
     async def genres(
-        self, interaction: discord.Interaction, track: app_commands.Range[str, 1, 500]
+        self, interaction: discord.Interaction, track: app_commands.Range[str, 1, MAX_TEXT]
     ) -> None:
+        check_text(track)  # a forged request skips the declared length: one line, no "thinking…"
         await interaction.response.defer(thinking=True)
         app = self.bot.context
         filing = await genres(

@@ -14,7 +14,14 @@ from bot.app import TuneclusterBot
 from bot.cogs.autocomplete import catalogue_tracks
 from bot.services.cards import track_cards
 from bot.services.feedback import FeedbackSettings, arm_of, strategy_for, taste_seed
-from bot.services.recommend import DEFAULT_PICKS, RecommendSettings, recommend
+from bot.services.recommend import (
+    DEFAULT_PICKS,
+    MAX_TEXT,
+    MEMBER_MAX_PICKS,
+    RecommendSettings,
+    check_options,
+    recommend,
+)
 from bot.views import send_recommendation
 from pipeline import extras
 from recommender import taxonomy
@@ -48,7 +55,7 @@ class Recommend(commands.Cog):
     )
     @app_commands.describe(
         track="A Spotify track link, or a track or artist name (empty: something for you)",
-        count="How many picks (1–5)",
+        count=f"How many picks (1–{MEMBER_MAX_PICKS})",
         bucket="Only pick from this genre",
     )
     @app_commands.choices(bucket=BUCKET_CHOICES)
@@ -57,10 +64,11 @@ class Recommend(commands.Cog):
     async def recommend(
         self,
         interaction: discord.Interaction,
-        track: app_commands.Range[str, 1, 500] | None = None,
-        count: app_commands.Range[int, 1, 5] = DEFAULT_PICKS,
+        track: app_commands.Range[str, 1, MAX_TEXT] | None = None,
+        count: app_commands.Range[int, 1, MEMBER_MAX_PICKS] = DEFAULT_PICKS,
         bucket: app_commands.Choice[str] | None = None,
     ) -> None:
+        check_options(track, count, MEMBER_MAX_PICKS)  # before the public "thinking…"
         await interaction.response.defer(thinking=True)
         app = self.bot.context
         config = RecommendSettings.from_settings(app.settings)

@@ -12,6 +12,8 @@ from pipeline.reccobeats import ReccoBeatsClient
 from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.errors import SpotifyCoolingDown
 from recommender.serving import Recommender
+from recommender.store import StoreConfig, open_store
+from recommender.versions import recover
 from sql.database import Database
 
 log = logging.getLogger("tunecluster.bot")
@@ -32,7 +34,7 @@ class AppContext:
     async def open(cls, settings: Settings) -> AppContext:
         """Never fails on a sick outside world: a database that is down answers
         'unavailable' until it is back, and a Spotify cool-down refuses lookups."""
-        db = Database(settings.database_url)
+        db = Database.from_settings(settings)
         spotify = spotify_client(settings, db)
         reccobeats = reccobeats_client(settings, db)
         for client in (spotify, reccobeats):
@@ -46,7 +48,21 @@ class AppContext:
                 log.warning("could not read the state of %r: %s", client, error)
         if spotify is None:
             log.info("no Spotify credentials: catalogue-only mode")
-        return cls(settings, db, spotify, reccobeats, Recommender(settings.models_dir), Retrainer())
+        store = open_store(StoreConfig.from_settings(settings), db)
+        try:  # a training killed with the last run: marked failed, its leftovers removed
+            closed = await recover(db, settings.models_dir, store)
+            if closed:
+                log.info("closed %d trainings whose process had stopped: %s", len(closed), closed)
+        except Exception as error:  # the database is down: the next train cleans up
+            log.warning("could not check for interrupted trainings: %s", error)
+        return cls(
+            settings,
+            db,
+            spotify,
+            reccobeats,
+            Recommender(settings.models_dir, store),
+            Retrainer(),
+        )
 
     async def close(self) -> None:
         for client in (self.spotify, self.reccobeats):

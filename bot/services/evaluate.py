@@ -16,6 +16,7 @@ from bot.services import train as train_service
 from recommender import evaluation, versions
 from recommender.evaluation import EvalConfig
 from recommender.serving import Recommender
+from recommender.store import open_store
 from sql import frames
 from sql.database import Database
 
@@ -71,7 +72,7 @@ async def _run(
             db, Recommender(config.models_dir), trained.version, split, eval_config, progress
         )
     finally:
-        await versions.remove(db, config.models_dir, trained.version)
+        await versions.remove(db, config.models_dir, trained.version, open_store(config.store, db))
     result["popularity"] = mode
     result["association"] = trained.meta.get("association", {})
     result["comparisons"] = comparisons(result["methods"], default_strategy, eval_config)

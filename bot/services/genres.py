@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bot.services.recommend import check_text
 from pipeline.resolver import resolve_track
 from recommender import taxonomy
 from recommender.serving import Recommender
@@ -22,6 +23,7 @@ async def genres(
     reccobeats: Any = None,
 ) -> dict[str, Any]:
     """The filing of the track `text` names (before any training: the configured rules)."""
+    check_text(text)
     track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
     async with db.connection() as conn:
         return await recommender.filing(conn, track_id, taxonomy.load(genre_map_file))

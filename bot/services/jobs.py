@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -26,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import metrics
 from bot.services.retrain import TrainingBusy
 from bot.services.train import TrainReport, TrainSettings, training_set
 from bot.services.workers import in_worker
@@ -34,9 +32,10 @@ from pipeline.enrichment import enrich
 from pipeline.importers import FORMATS, import_dataset
 from pipeline.importers.writing import record_files
 from recommender import taxonomy as taxonomies
-from sql import frames, jobs, models
+from sql import frames, jobs, liveness, models
 from sql.database import Database
 from sql.errors import TuneclusterError
+from sql.liveness import holder_id as holder_id  # re-exported: the callers' name for it
 from sql.schema import source_file
 
 log = logging.getLogger("tunecluster.jobs")
@@ -57,12 +56,6 @@ Body = Callable[[], Awaitable[JobOutcome]]
 Gate = Callable[[AsyncConnection], Awaitable[bool]]
 
 
-def holder_id(kind: str = "bot") -> str:
-    """Who runs a job (kind, host, process, and a random part: process ids are reused),
-    as stored in `job_run` and `lease`."""
-    return f"{kind}:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:128]
-
-
 def one_line(error: BaseException) -> str:
     """A failure as people read it: the message of expected errors, else type + message."""
     expected = isinstance(error, TuneclusterError)
@@ -75,16 +68,22 @@ async def recorded(
 ) -> JobOutcome | None:
     """Run `body` as one recorded run of `job`; None when `gate` (checked in the same
     transaction that records the start) says not to run. Failures are recorded and
-    returned, not raised; a cancelled run is recorded as failed and re-raised."""
+    returned, not raised; a cancelled run is recorded as `cancelled` and re-raised. The
+    run holds a lease (`run:<id>`) while it works: a run whose process was killed is
+    closed as `abandoned` by the next run or the next lease holder."""
     async with db.transaction() as conn:
+        await liveness.abandon_dead_runs(conn)
         if gate is not None and not await gate(conn):
             return None
         run_id = await jobs.start_run(conn, job, holder)
+        await jobs.take_lease(conn, f"run:{run_id}", holder, liveness.ALIVE_SECONDS)
     started = time.monotonic()
     try:
-        outcome = await body()
+        async with liveness.kept_alive(db, f"run:{run_id}", holder):
+            outcome = await body()
     except asyncio.CancelledError:
-        await _finish(db, run_id, JobOutcome("failed", error="cancelled: the process stopped"))
+        await _finish(db, run_id, JobOutcome("cancelled", error="the process stopped"))
+        metrics.job_finished(job, "cancelled")
         raise
     except Exception as error:
         if not isinstance(error, TuneclusterError):
@@ -92,6 +91,7 @@ async def recorded(
         outcome = JobOutcome("failed", error=one_line(error))
     outcome.counts.setdefault("seconds", round(time.monotonic() - started, 2))
     await _finish(db, run_id, outcome)
+    metrics.job_finished(job, outcome.outcome)
     level = logging.WARNING if outcome.outcome == "failed" else logging.INFO
     reason = f" ({outcome.error})" if outcome.error else ""
     log.log(level, "job %s: %s %s%s", job, outcome.outcome, outcome.counts, reason)

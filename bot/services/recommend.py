@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bot import metrics
 from bot.services.feedback import exclusions
 from pipeline.resolver import resolve_track
 from recommender import strategies
@@ -33,6 +34,16 @@ class CatalogueEmpty(TuneclusterError):
 async def _catalogue_empty(db: Database) -> bool:
     async with db.connection() as conn:
         return await catalogue.is_empty(conn)
+
+
+# What a member may ask for: /recommend declares the same ranges, but Discord's client is
+# not the only sender (a forged request skips the declaration), so they are checked here.
+MEMBER_MAX_PICKS = 5  # an answer is the input's embed + one per pick, within Discord's 10
+MAX_TEXT = 500
+
+
+class BadOption(TuneclusterError):
+    """An option outside its declared range (a forged or malformed request)."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,11 @@ async def recommend(
     reccobeats: Any = None,
     log: bool = True,
     rng: np.random.Generator | None = None,
+    max_n: int = MEMBER_MAX_PICKS,
 ) -> Recommendation:
-    """Resolve `text`, recommend `n` tracks and log them (one line errors otherwise)."""
+    """Resolve `text`, recommend `n` tracks and log them (one line errors otherwise).
+    `max_n` is the most picks this caller may ask for (the command line allows more)."""
+    check_options(text, n, max_n)
     try:
         track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
     except TuneclusterError:
@@ -113,4 +127,22 @@ async def recommend(
         ]
         async with db.transaction() as conn:
             await models.log_recommendations(conn, rows)
+    metrics.recommended(result.strategy, len(result.picks))
     return result
+
+
+def check_options(text: str | None, n: int, max_n: int) -> None:
+    """Refuse, in one line, what the command's declaration would not have let through
+    (`text` None: no track given, which /recommend answers from the member's taste)."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= max_n:
+        raise BadOption(f"count must be a whole number from 1 to {max_n}")
+    if text is not None:
+        check_text(text)
+
+
+def check_text(text: str) -> None:
+    """A track option: some text, at most MAX_TEXT characters."""
+    if not isinstance(text, str) or not text.strip():
+        raise BadOption("give a track: a Spotify link, or a track or artist name")
+    if len(text) > MAX_TEXT:
+        raise BadOption(f"the track text is too long ({len(text)} characters, at most {MAX_TEXT})")

@@ -31,6 +31,7 @@ from recommender import versions
 from recommender.association import AssociationConfig, SessionCoder, as_ids, fit_codes
 from recommender.bundle import Bundle
 from recommender.fill import learn_plays_weight
+from recommender.store import ModelStore, StoreConfig, open_store
 from recommender.training import (
     FitResult,
     TrainingConfig,
@@ -39,7 +40,7 @@ from recommender.training import (
     prepare,
     training_fingerprint,
 )
-from sql import frames, models
+from sql import frames, jobs, liveness, models
 from sql import reactions as reaction_store
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -68,6 +69,7 @@ class TrainSettings:
     hide_popularity: bool = False
     # Members' liked tracks as sessions beside the playlists (TUNECLUSTER_LEARN_FROM_REACTIONS)
     learn_from_reactions: bool = False
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     @classmethod
     def from_settings(cls, settings: Any) -> TrainSettings:
@@ -86,6 +88,7 @@ class TrainSettings:
                 method=settings.association_method,
             ),
             learn_from_reactions=settings.learn_from_reactions,
+            store=StoreConfig.from_settings(settings),
         )
 
 
@@ -185,53 +188,61 @@ async def train(
     clock = time.perf_counter()
     _step(progress, "reading the playlists")
     ids = await asyncio.to_thread(as_ids, data.track_ids)
-    sessions = await _sessions(db, ids, holdout, config.learn_from_reactions)
+    sessions = await training_sessions(db, ids, holdout, config.learn_from_reactions)
     timings["read_playlists"] = time.perf_counter() - clock
 
+    store = open_store(config.store, db)
+    await versions.recover(db, config.models_dir, store)  # what a killed training left
     version = bundles.new_version(fingerprint)
-    path = bundles.bundle_dir(config.models_dir, version)
+    holder = liveness.holder_id("train")
     async with db.transaction() as conn:
-        await models.insert_model_version(conn, version, fingerprint=fingerprint, path=str(path))
-    try:
-        meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
-        meta["holdout_playlists"] = len(holdout)
-        training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
-        _step(progress, f"fitting {len(data.members)} buckets and the association (worker)")
-        clock = time.perf_counter()
-        result = await in_worker(
-            executor,
-            _fit_and_save,
-            data,
-            training,
-            taxonomy,
-            meta,
-            config.models_dir,
-            (ids, *sessions),
-            config.association,
+        await models.insert_model_version(
+            conn, version, fingerprint=fingerprint, path=store.where(version)
         )
-        worker_seconds = time.perf_counter() - clock
-        meta = result["meta"]
-        timings["associate"] = meta["association"]["seconds"]
-        timings["fit"] = worker_seconds - timings["associate"]
+        await jobs.take_lease(conn, f"train:{version}", holder, liveness.ALIVE_SECONDS)
+    try:
+        async with liveness.kept_alive(db, f"train:{version}", holder):
+            meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
+            meta["holdout_playlists"] = len(holdout)
+            training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
+            _step(progress, f"fitting {len(data.members)} buckets and the association (worker)")
+            clock = time.perf_counter()
+            result = await in_worker(
+                executor,
+                _fit_and_save,
+                data,
+                training,
+                taxonomy,
+                meta,
+                config.models_dir,
+                (ids, *sessions),
+                config.association,
+            )
+            worker_seconds = time.perf_counter() - clock
+            meta = result["meta"]
+            timings["associate"] = meta["association"]["seconds"]
+            timings["fit"] = worker_seconds - timings["associate"]
+            _step(progress, "storing the bundle")
+            clock = time.perf_counter()
+            await store.put(version, bundles.bundle_dir(config.models_dir, version))
+            timings["store"] = time.perf_counter() - clock
 
-        clock = time.perf_counter()
-        written = await _write(db, version, data, result["fit"], progress)
-        timings["write"] = time.perf_counter() - clock
-        meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
-        bundles.write_meta(config.models_dir, version, meta)
-        async with db.transaction() as conn:
-            await models.finish_model_version(conn, version, status="ready", meta=meta)
+            clock = time.perf_counter()
+            written = await _write(db, version, data, result["fit"], progress)
+            timings["write"] = time.perf_counter() - clock
+            meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+            async with db.transaction() as conn:
+                await models.finish_model_version(conn, version, status="ready", meta=meta)
     except BaseException as error:
-        await versions.discard(db, config.models_dir, version, _reason(error))
+        await versions.discard(db, config.models_dir, version, _reason(error), store)
         raise
-
     previous = None
     if activate:
         clock = time.perf_counter()
-        switched = await versions.activate(db, config.models_dir, version)
+        switched = await versions.activate(db, config.models_dir, version, store)
         previous = switched.previous
         timings["activate"] = time.perf_counter() - clock
-    pruned = await versions.prune(db, config.models_dir, config.models_keep) if prune else []
+    pruned = await versions.prune(db, config.models_dir, config.models_keep, store) if prune else []
     return TrainReport(version, activate, previous, pruned, meta, written, timings)
 
 
@@ -241,7 +252,7 @@ def without_popularity(tracks: pd.DataFrame) -> pd.DataFrame:
     return tracks.assign(**dict.fromkeys(columns, np.nan))
 
 
-async def _sessions(
+async def training_sessions(
     db: Database, ids: np.ndarray, holdout: frozenset[str], reactions: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every playlist's entries as (session, track row) codes, minus `holdout`; with
@@ -391,9 +402,11 @@ async def _write(
 # --- versions ---------------------------------------------------------------------------------
 
 
-async def activate(db: Database, models_dir: Path, version: str) -> versions.Activation:
+async def activate(
+    db: Database, models_dir: Path, version: str, store: ModelStore | None = None
+) -> versions.Activation:
     """Roll back (or forward) to a kept version."""
-    return await versions.activate(db, models_dir, version)
+    return await versions.activate(db, models_dir, version, store)
 
 
 async def list_versions(db: Database) -> list[dict[str, Any]]:

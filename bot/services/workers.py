@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
+
+from pipeline.processes import exit_with_parent
 
 
 async def in_worker(executor: Executor | None, function: Callable[..., Any], *args: Any) -> Any:
@@ -26,7 +26,7 @@ async def in_worker(executor: Executor | None, function: Callable[..., Any], *ar
     pool = ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_exit_with_parent,
+        initializer=exit_with_parent,
         initargs=(os.getpid(),),
     )
     try:
@@ -46,14 +46,3 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
         return
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.terminate()
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Worker side: a bot killed outright must not leave its worker running on."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

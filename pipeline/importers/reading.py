@@ -8,10 +8,11 @@ wrong number of fields is skipped and reported, never fatal.
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ API_FEATURES = (
     "valence",
     "tempo",
 )
+FIELD_LIMIT = 128 * 1024  # characters; longer fields skip their row (counted)
 NAME_KEY_PREFIX = "name:"  # ':' is outside base62, so a name key never equals a Spotify id
 
 
@@ -105,20 +107,47 @@ def read_table(
             "|".join(fields)[:120],
         )
 
-    frame = pd.read_csv(
-        path,
-        sep=sep,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        encoding_errors="replace",
-        on_bad_lines=bad_line,
-        engine="python",
-        quoting=quoting,
-    )
+    with _any_field_size():  # csv's own 128 KiB limit drops such a row without a word
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding_errors="replace",
+            on_bad_lines=bad_line,
+            engine="python",
+            quoting=quoting,
+        )
     report.files[str(path)] = len(frame) + malformed
     report.rows_read += len(frame) + malformed
-    return frame.fillna("")
+    return _without_huge_fields(frame.fillna(""), path, report)
+
+
+@contextlib.contextmanager
+def _any_field_size() -> Iterator[None]:
+    """Let the csv module read fields of any size, so that every row is counted."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _without_huge_fields(frame: pd.DataFrame, path: Path, report: ImportReport) -> pd.DataFrame:
+    """Rows with a field over FIELD_LIMIT bytes are skipped, counted with the reason: no
+    column of the catalogue holds that much, and such a field is a broken line's."""
+    if frame.empty:
+        return frame
+    lengths = frame.apply(lambda column: column.str.len()).max(axis=1)
+    huge = lengths > FIELD_LIMIT
+    if huge.any():
+        reason = f"{path.name}: a field longer than {FIELD_LIMIT // 1024} KiB"
+        for _, row in frame[huge].iterrows():
+            report.skip(reason, "|".join(str(v)[:40] for v in row.iloc[:3]))
+        frame = frame[~huge].reset_index(drop=True)
+    return frame
 
 
 def numbers(

@@ -251,7 +251,10 @@ async def _parsed(todo: list[Path], with_playlists: bool, workers: int | None, e
         return
     count = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     pool = ProcessPoolExecutor(
-        count, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker
+        count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_worker,
+        initargs=(os.getpid(),),
     )
     pending: deque[Future] = deque()
     queue = iter(todo)

@@ -15,12 +15,16 @@ import pyarrow as pa
 from pipeline.mpd.columnar import read_clean
 from pipeline.mpd.slice_data import SliceData
 from pipeline.mpd.tolerant import read_any
+from pipeline.processes import exit_with_parent
 
 
-def start_worker() -> None:
+def start_worker(parent: int | None = None) -> None:
     """Process-pool initializer: Arrow's own threads would compete with the other
     workers for the cores the pool already fills, and its first dictionary encoding
-    sets up for ~0.2 s, which belongs to the worker's start, not to its first slice."""
+    sets up for ~0.2 s, which belongs to the worker's start, not to its first slice.
+    With `parent`, the worker exits when that process is gone (killed outright)."""
+    if parent is not None:
+        exit_with_parent(parent)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     pa.array([""]).dictionary_encode()

@@ -23,11 +23,12 @@ API (every ``wait_*`` takes ``timeout`` seconds and raises ``TimeoutError``):
 ``DiscordEmulator(*, guilds=None, owner=None, owner_id=None, team=None, bot_user=None,
 application_id=None, token=None, app_permissions=DEFAULT_BOT_PERMISSIONS, shard_count=1,
 heartbeat_interval=41.25, rest_latency=0.0, interaction_deadline=None, compression=True,
-allow_privileged_intents=True)``
+allow_privileged_intents=True, history=None)``
     ``guilds=None`` gives one default guild.  ``owner_id``/``owner`` set the application owner
     (``GET /oauth2/applications/@me``); ``team`` makes the application team-owned (the
     ``owner`` field then becomes Discord's team pseudo-user). ``owner``, ``team``,
     ``shard_count``, ``rest_latency`` and ``interaction_deadline`` may be changed at runtime.
+    ``history=N`` keeps only the newest N interactions, requests and messages (long runs).
 Lifecycle: ``await start()`` / ``await stop()`` or ``async with``; ``install()`` /
     ``uninstall()`` / ``with installed():``.  ``stop()`` uninstalls and closes leftover gateway
     sockets with 4004, which makes a forgotten client stop instead of reconnecting elsewhere.
@@ -795,7 +796,9 @@ class DiscordEmulator:
         interaction_deadline: float | None = None,
         compression: bool = True,
         allow_privileged_intents: bool = True,
+        history: int | None = None,
     ) -> None:
+        self.history = history  # None: keep every record (tests assert on them)
         self.bot_user = bot_user or UserSpec("TuneCluster", bot=True)
         self.application_id = application_id or self.bot_user.id
         self.owner = owner or UserSpec("owner", id=owner_id or new_id())
@@ -1280,7 +1283,31 @@ class DiscordEmulator:
         self._by_token[token] = record
         self.interactions.append(record)
         await self._dispatch(session, "INTERACTION_CREATE", payload)
+        self._forget_old()
         return record
+
+    def _forget_old(self) -> None:
+        """With ``history=N``, keep only the newest N interactions, requests and channel
+        messages, and drop the payloads of gateway frames older than 4N: a long
+        benchmark in one process then measures the bot, not this emulator's records."""
+        keep = self.history
+        if keep is None:
+            return
+        for old in self.interactions[:-keep]:
+            self._interactions.pop(old.id, None)
+            self._by_token.pop(old.token, None)
+            for message in [old.original, *old.followups]:
+                if message is not None:
+                    self._messages.pop(int(message["id"]), None)
+        del self.interactions[:-keep]
+        del self.requests[:-keep]
+        for messages in self._channel_messages.values():
+            del messages[:-keep]
+        for session in self.sessions:
+            sent = session.conn.sent_seq if session.conn is not None else 0
+            stop = min(len(session.log) - 4 * keep, sent)
+            for i in range(max(0, stop - 4 * keep), max(0, stop)):
+                session.log[i] = None  # type: ignore[call-overload]  # replayed: never needed
 
     # ------------------------------------------------------------------ payloads
 

@@ -2,7 +2,10 @@
 
 The shared MariaDB server cannot be stopped under other tests, so an outage is staged
 between the bot and the server: `cut()` drops every open connection and refuses new
-ones, `restore()` lets them through again.
+ones; `silence()` is a server that hangs: connections are accepted (and open ones stay
+open) but nothing is ever answered; `restore()` lets traffic through again (connections
+silenced mid-exchange are dropped then: their half-delivered exchange cannot resume).
+`forwarded` counts the bytes sent each way, for tests that wait for traffic.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = 0
         self.up = True
+        self.silent = False
+        self.forwarded = 0
+        self._silenced: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -36,12 +42,25 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def silence(self) -> None:
+        self.silent = True
+
     def restore(self) -> None:
         self.up = True
+        self.silent = False
+        for writer in list(self._silenced):
+            writer.transport.abort()
+        self._silenced.clear()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.up:
             writer.transport.abort()
+            return
+        if self.silent:  # accepted, never answered
+            self._silenced.add(writer)
+            with contextlib.suppress(ConnectionError, OSError):
+                while await reader.read(65536):
+                    pass
             return
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
@@ -56,7 +75,11 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self.silent:  # swallowed: the other side waits forever
+                    self._silenced.add(writer)
+                    continue
                 writer.write(data)
+                self.forwarded += len(data)
                 await writer.drain()
         except (ConnectionError, OSError):
             pass

@@ -7,7 +7,7 @@ again: that import stores the track genres and removes its source's artist rows
 (`pipeline.importers.writing`), so one re-import moves a database over.
 
 Revision ID: 0002
-Revises: 0006
+Revises: 0001
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "0002"
-down_revision = "0006"  # assigned "0001"; chained after main's 0006 (reactions)
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
