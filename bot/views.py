@@ -37,8 +37,9 @@ AT_ONCE = 4  # clicks doing their database work and answer at the same time
 LABEL = 80
 
 
-class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"tc:(?P<rest>.*)"):
-    """Any `tc:` button; a malformed or forged id still gets its one-line answer."""
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"(?P<rest>.*)"):
+    """Any button with a custom_id (the bot sends no other kind: its other buttons are
+    links), so a malformed or forged id, `tc:` or not, still gets its one-line answer."""
 
     def __init__(
         self,

@@ -270,6 +270,7 @@ async def test_bad_clicks_get_one_line_and_store_nothing(world: World) -> None:
 
     like = _feedback_ids(message, "like")[0]
     for bad, expected in [
+        ("not-a-tunecluster-button", "not one of mine"),
         ("tc:x:1:0:abc", "not one of mine"),
         ("tc:l:notanumber:0:abc", "not one of mine"),
         ("tc:l:1:0:" + "x" * 80, "not one of mine"),
