@@ -137,10 +137,11 @@ class SearchIndex:
                 best[docs] = np.maximum(best[docs], weight)
             score += best
             matched += best > 0
-        top = int(matched.max())
-        if top == 0:
+        # Every word must match (exactly, as a prefix or within its typo budget): a track
+        # that matches "track" alone is not what "track 57" asks for.
+        candidates = np.flatnonzero(matched == len(query))
+        if not len(candidates):
             return []
-        candidates = np.flatnonzero(matched == top)
         order = np.lexsort((-self.popularity[candidates], -score[candidates]))
         chosen = candidates[order[:limit]]
         return [tid.decode() for tid in self.track_ids[chosen]]
