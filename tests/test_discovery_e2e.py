@@ -260,7 +260,7 @@ async def test_a_scheduled_post_arrives_at_its_time(world: World) -> None:
             )
         ).scalars()
         assert sorted(logged) == sorted(world.posted)
-    await until(lambda: _ran(world, "discovery", "ok"), 5, "the recorded run")
+    await until(lambda: _ran(world, "discovery", "ok"), 60, "the recorded run")
 
 
 async def _ran(world: World, job: str, outcome: str) -> bool:

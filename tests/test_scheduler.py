@@ -95,8 +95,8 @@ async def test_a_missed_period_runs_once_after_a_restart(db: Database) -> None:
             )
         )  # fmt: skip
     async with _running(_scheduler(db, [job])):
-        await until(lambda: counts.get("hourly") == 1, 5, "the catch-up run")
-        await until(partial(_finished, db, "hourly", 2), 5, "the run to be recorded")
+        await until(lambda: counts.get("hourly") == 1, 60, "the catch-up run")
+        await until(partial(_finished, db, "hourly", 2), 60, "the run to be recorded")
     async with _running(_scheduler(db, [job])):  # restarted again: this period has its run
         await asyncio.sleep(0.6)
     assert counts == {"hourly": 1}
@@ -134,7 +134,7 @@ async def test_stopping_cancels_a_run_and_records_it(db: Database) -> None:
         )  # fmt: skip
     scheduler = _scheduler(db, [job])
     await scheduler.start()
-    await until(lambda: counts.get("slow") == 1, 5, "the slow run to start")
+    await until(lambda: counts.get("slow") == 1, 60, "the slow run to start")
     await scheduler.shutdown()
     newest = (await recorded_runs(db, "slow"))[-1]
     assert newest["outcome"] == "cancelled" and newest["error"] == "the process stopped"
@@ -163,8 +163,8 @@ async def test_a_slot_missed_while_down_is_posted_once_after_restarts(db: Databa
     await _configure(db, at=f"{now - timedelta(minutes=1):%H:%M}", set_at=now - timedelta(hours=1))
     deliver = Recorder()
     async with _running(_scheduler(db, deliver=deliver)):
-        await until(lambda: len(deliver.posts) == 1, 5, "the catch-up post")
-        await until(partial(_finished, db, "discovery", 1), 5, "the post to be recorded")
+        await until(lambda: len(deliver.posts) == 1, 60, "the catch-up post")
+        await until(partial(_finished, db, "discovery", 1), 60, "the post to be recorded")
     async with _running(_scheduler(db, deliver=deliver)):
         await asyncio.sleep(0.8)
     assert len(deliver.posts) == 1
