@@ -32,6 +32,7 @@ from recommender.picking import (
 from recommender.strategies import Strategy, register
 
 FILL_POOL = 10  # nearest tracks per pick considered for the fill, per bucket
+FIRST_FILL = 3  # fill candidates per pick and bucket read in the first round
 
 
 @register
@@ -48,7 +49,10 @@ class Hybrid(Strategy):
         fill = [step for c in cursors for step in _fill(picker, c)]
         layout = picker.bundle.layout
         if layout is not None:  # ids known in memory: one read for the whole first round
-            yield Round(played_together(picker) + _by_id(layout, fill))
+            first = FIRST_FILL * picker.options.n * len(cursors)  # the rest only if needed:
+            yield Round(played_together(picker) + _by_id(layout, fill[:first]))
+            if fill[first:]:  # the read rows stay bounded by what one answer needs
+                yield Round(_by_id(layout, fill[first:]))
         elif fill:  # a format 1 bundle: positions read from track_cluster
             candidates, known = await sound_candidates(picker, fill, ranked=True)
             yield Round(candidates, known)
