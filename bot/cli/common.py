@@ -3,7 +3,6 @@ one-line errors with a non-zero exit status (raised as TuneclusterError, printed
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -11,19 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from sql.errors import TuneclusterError
 
 if TYPE_CHECKING:  # the settings, SQLAlchemy and Alembic load only in commands that use them
+    from rich.progress import Progress
+
     from bot.settings import Settings
     from sql.database import Database
 
@@ -43,6 +35,8 @@ def settings() -> Settings:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run one command's async body on a fresh event loop."""
+    import asyncio  # on use: `--help` starts without it
+
     return asyncio.run(coro)
 
 
@@ -82,6 +76,16 @@ def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
 
 def progress(*, transient: bool = False) -> Progress:
     """The progress bar for long work (drawn on stderr so `--json` output stays clean)."""
+    from rich.progress import (  # on use: `--help` starts without it
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
