@@ -237,6 +237,9 @@ class BotScheduler:
                     closed = await liveness.abandon_dead_runs(conn)
                     if closed:
                         log.info("closed %d runs whose process had stopped", closed)
+        except asyncio.CancelledError:  # the bot stopping mid-beat: not an error to log
+            log.info("lease heartbeat stopped with the bot")
+            return self.leader
         except Exception as error:
             log.warning("lease heartbeat failed: %s", one_line(error))
             taken = False
