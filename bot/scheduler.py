@@ -138,6 +138,10 @@ class BotScheduler:
         )
         self._tasks: set[asyncio.Task] = set()
         self._schedules: dict[int, Schedule] = {}
+        # A heartbeat in flight at shutdown must not take the lease back after it was
+        # released (the next process would wait out the lease, and skip a catch-up run).
+        self._lease_lock = asyncio.Lock()
+        self._stopping = False
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -186,6 +190,7 @@ class BotScheduler:
     async def shutdown(self) -> None:
         """Stop firing, cancel the runs in flight (they record themselves as cancelled),
         and hand the lease over at once."""
+        self._stopping = True
         if self.aps.running:
             self.aps.pause()
         running = [t for t in self._tasks if not t.done()]
@@ -201,6 +206,10 @@ class BotScheduler:
         if self.aps.running:
             self.aps.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
+        async with self._lease_lock:  # after any heartbeat in flight
+            await self._release()
+
+    async def _release(self) -> None:
         if self.leader:
             try:
                 async with self.db.transaction() as conn:
@@ -224,6 +233,12 @@ class BotScheduler:
 
     async def heartbeat(self) -> bool:
         """Take or renew the lease; close the runs a stopped holder left open."""
+        async with self._lease_lock:
+            if self._stopping:
+                return False
+            return await self._beat()
+
+    async def _beat(self) -> bool:
         try:
             async with self.db.transaction() as conn:
                 before = await jobs.lease_holder(conn, LEASE)
