@@ -1,4 +1,4 @@
-"""End-to-end proof that tests/fakes/discord_emulator.py speaks discord.py 2.7's protocol.
+"""End-to-end proof that tests/fakes/discord_emulator/ speaks discord.py 2.7's protocol.
 
 A throwaway bot defined here (not the product's) runs for the whole module against one
 emulator, so discord.py's on_ready wait (``guild_ready_timeout``, 2 s after the last
