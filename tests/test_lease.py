@@ -44,21 +44,31 @@ async def test_two_schedulers_run_a_global_job_once_per_period(db: Database) -> 
         await first.start()
         await second.start()
         assert first.leader and not second.leader
-        await asyncio.sleep(1.8)
+        await until(lambda: _runs_by(db, first.holder, 2), 60, "two runs by the leader")
         before = await recorded_runs(db, "tick")
-        assert {r["holder"] for r in before} == {first.holder} and len(before) >= 2
+        assert {r["holder"] for r in before} == {first.holder}
         # the leader dies without a word: its lease expires and the other takes over
         first.aps.shutdown(wait=False)
         first.leader = False
-        await asyncio.sleep(2.5)
+        await until(lambda: _runs_by(db, second.holder, 2), 60, "two runs by the other")
+        second.aps.pause()  # no new run; then the ones in flight end and are counted
+        await until(lambda: _none_running(db), 60, "the runs in flight to end")
         runs = await recorded_runs(db, "tick")
-        assert second.leader and any(r["holder"] == second.holder for r in runs)
+        assert second.leader
         assert max(per_period(runs, period).values()) == 1  # never twice in a period
         assert counts["first"] + counts["second"] == len(runs)
     finally:
         await first.shutdown()
         await second.shutdown()
         await other.dispose()
+
+
+async def _runs_by(db: Database, holder: str, at_least: int) -> bool:
+    return sum(r["holder"] == holder for r in await recorded_runs(db, "tick")) >= at_least
+
+
+async def _none_running(db: Database) -> bool:
+    return all(r["finished_at"] is not None for r in await recorded_runs(db, "tick"))
 
 
 async def test_a_stopping_leader_hands_over_at_once(db: Database) -> None:
