@@ -13,6 +13,8 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -139,15 +141,16 @@ async def test_two_bot_processes_run_each_global_job_once_per_period(
         bots = [await _bot_process(env, tmp_path, log) for log in logs]
         try:
             await emu.wait_identified(timeout=60, count=2)
-            await until(lambda: _lease(mariadb), 20, "a lease holder")
-            await asyncio.sleep(9)
+            await until(lambda: _lease(mariadb), 60, "a lease holder")
+            await until(lambda: _each_job_ran(mariadb), 120, "a run of every global job")
             holder = await _lease(mariadb)
             leader = next(b for b in bots if f":{b.pid}:" in holder)
             survivor = next(b for b in bots if b is not leader)
             leader.send_signal(signal.SIGKILL)  # no goodbye: the lease must expire
             await leader.wait()
             killed_at = utcnow()
-            await asyncio.sleep(9)
+            survivor_ran = partial(_each_job_ran, mariadb, f":{survivor.pid}:", killed_at)
+            await until(survivor_ran, 120, "a run of every global job by the survivor")
         finally:
             for bot in bots:
                 if bot.returncode is None:
@@ -170,6 +173,17 @@ async def test_two_bot_processes_run_each_global_job_once_per_period(
             r["outcome"] in ("ok", "skipped", "failed", "abandoned", "cancelled") for r in runs
         ), runs
     assert "Traceback" not in output, output[-3000:]
+
+
+async def _each_job_ran(db: Database, holder: str = "", since: datetime | None = None) -> bool:
+    """Every global job has a run (by a holder containing `holder`, since `since`)."""
+    for job in ("enrich", "ingest", "retrain"):
+        runs = await recorded_runs(db, job)
+        if not any(
+            holder in r["holder"] and (since is None or r["started_at"] >= since) for r in runs
+        ):
+            return False
+    return True
 
 
 async def _lease(db: Database) -> str | None:
