@@ -25,7 +25,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pipeline.spotify.state import utcnow
+from sql import clock
 
 log = logging.getLogger("tunecluster.metrics")
 
@@ -187,7 +187,7 @@ def _stopped(client: Any) -> bool:
     stop = getattr(getattr(client, "transport", None), "_stopped", None)
     if not stop:
         return False
-    return stop[0] > utcnow()
+    return stop[0] > clock.aware_now()
 
 
 def _health_metrics(health: Health) -> Iterator[Metric]:

@@ -28,8 +28,7 @@ from pipeline.reccobeats import ReccoBeatsClient
 from pipeline.spotify import shapes
 from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.errors import SpotifyCoolingDown, SpotifyError, SpotifyForbidden
-from pipeline.spotify.state import naive, utcnow
-from sql import catalogue
+from sql import catalogue, clock
 from sql import enrichment_state as state
 from sql.database import Database
 from sql.enrichment_state import (
@@ -190,7 +189,7 @@ class _Run:
             summary.skipped = "no Spotify credentials and no ReccoBeats"
             return
         with_popularity = self.with_popularity[name] = await self._with_popularity(name)
-        now = naive(utcnow())
+        now = clock.naive_now()
         async with self.db.connection() as conn:
             total = await state.count_pending(
                 conn, entity_type, aspect, now=now, with_popularity=with_popularity
@@ -352,14 +351,14 @@ class _Run:
 
     @staticmethod
     def _later(delay: timedelta) -> datetime:
-        return naive(utcnow() + delay)
+        return clock.naive_now() + delay
 
     async def _flush(self, name: str, buffer: _Buffer, summary: TypeSummary) -> None:
         entity_type, aspect = ASPECT[name]
         rows, outcomes = buffer.rows, buffer.outcomes
         async with self.db.transaction() as conn:
             await store(conn, rows)
-            await state.record(conn, entity_type, aspect, outcomes, now=naive(utcnow()))
+            await state.record(conn, entity_type, aspect, outcomes, now=clock.naive_now())
         for o in outcomes:
             setattr(summary, o.status, getattr(summary, o.status) + 1)
         buffer.rows, buffer.outcomes = shapes.Rows(), []

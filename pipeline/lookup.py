@@ -22,8 +22,7 @@ from pipeline.spotify.errors import (
     SpotifyForbidden,
     SpotifyNotConfigured,
 )
-from pipeline.spotify.state import naive, utcnow
-from sql import catalogue
+from sql import catalogue, clock
 from sql import enrichment_state as state
 from sql.database import Database
 from sql.enrichment_state import FAILED, FETCHED, UNAVAILABLE, Outcome
@@ -111,7 +110,7 @@ async def lookup_track(
         log.info("artists of %s not fetched: %s", track_id, error)
     if features is not None:
         rows.features.append(features)
-    now = naive(utcnow())
+    now = clock.naive_now()
     async with db.transaction() as conn:
         await store(conn, rows)
         await state.record(conn, "track", "details", [Outcome(track_id, FETCHED)], now=now)
@@ -143,7 +142,7 @@ async def _features(
 ) -> tuple[dict | None, Outcome | None]:
     """Audio features from Spotify where allowed, else ReccoBeats; never fails the lookup
     (except for a cool-down, which must stop everything)."""
-    later = naive(utcnow() + RETRY_UNAVAILABLE)
+    later = clock.naive_now() + RETRY_UNAVAILABLE
     try:
         if (await spotify.modes()).get("audio_features") != "forbidden":
             try:
@@ -165,7 +164,7 @@ async def _features(
         raise
     except SpotifyError as error:
         log.info("audio features of %s not fetched: %s", track_id, error)
-        return None, Outcome(track_id, FAILED, str(error), naive(utcnow() + RETRY_FAILED))
+        return None, Outcome(track_id, FAILED, str(error), clock.naive_now() + RETRY_FAILED)
 
 
 async def lookup_album(
@@ -198,7 +197,7 @@ async def lookup_artist(
     async with db.transaction() as conn:
         await store(conn, rows)
         await state.record(
-            conn, "artist", "details", [Outcome(artist_id, FETCHED)], now=naive(utcnow())
+            conn, "artist", "details", [Outcome(artist_id, FETCHED)], now=clock.naive_now()
         )
     genres = sorted({catalogue.normalise_genre(g["genre"]) for g in rows.genres})
     return LookedUpArtist(artist_id, rows.artists[artist_id]["name"], genres)

@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, literal_column, not_, or_, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sql import clock
 from sql.schema import (
     album,
     api_capability,
@@ -268,11 +269,12 @@ async def forget_capability(conn: AsyncConnection, service: str, name: str) -> N
 
 
 async def cooldown(conn: AsyncConnection, service: str) -> tuple[datetime, str] | None:
-    """The persisted 'do not call until', with its reason; None when there is none."""
+    """The persisted 'do not call until' (naive UTC, like every time the database
+    gives), with its reason; None when there is none."""
     known = await capabilities(conn, service)
     if COOLDOWN not in known:
         return None
-    until = datetime.fromisoformat(known[COOLDOWN][0])
+    until = clock.to_naive(datetime.fromisoformat(known[COOLDOWN][0]))
     return until, known.get(COOLDOWN_REASON, ("", until))[0]
 
 

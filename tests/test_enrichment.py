@@ -169,9 +169,9 @@ async def check_everything_settled(db: Database, u: Universe, broken: set[str], 
 
 
 def _now():
-    from pipeline.spotify.state import naive, utcnow
+    from sql import clock
 
-    return naive(utcnow())
+    return clock.naive_now()
 
 
 async def _enrich_10k(db: Database, tier: str) -> None:

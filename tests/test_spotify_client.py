@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -158,6 +159,20 @@ async def test_long_retry_after_stops_and_persists(db: Database) -> None:
             async with client(fake, state=state):  # the next run refuses early
                 pass
         assert fake.requests == sent == 2
+
+
+async def test_status_shows_a_persisted_stop(db: Database) -> None:
+    from bot.services.status import status
+
+    until = datetime.now(UTC) + timedelta(hours=2)
+    await DatabaseState(db, "spotify").stop_until(until, "QUOTA_EXCEEDED")
+    shown = (await status(db, spotify_configured=True))["spotify"]
+    assert (
+        shown
+        == f"access not probed yet; cooling down until {until:%Y-%m-%d %H:%M} UTC (QUOTA_EXCEEDED)"
+    )
+    stop = await DatabaseState(db, "spotify").cooldown()
+    assert stop is not None and stop[0] == until and stop[1] == "QUOTA_EXCEEDED"
 
 
 async def test_quota_exceeded_stops_at_once() -> None:

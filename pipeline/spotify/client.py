@@ -30,8 +30,9 @@ from pipeline.spotify.errors import (
 )
 from pipeline.spotify.limits import RateGate
 from pipeline.spotify.session import SessionClient
-from pipeline.spotify.state import MemoryState, ServiceState, utcnow
+from pipeline.spotify.state import MemoryState, ServiceState
 from pipeline.spotify.transport import BadRequest, Transport
+from sql import clock
 
 Kind = Literal["tracks", "artists", "albums", "audio_features"]
 Mode = Literal["batch", "single", "forbidden"]
@@ -127,7 +128,7 @@ class SpotifyClient(SessionClient):
         """The known mode per entity type (missing or stale entries are unknown)."""
         if self._modes is None:
             known = await self.state.capabilities()
-            now = utcnow()
+            now = clock.aware_now()
             self._modes = {}
             for kind in BATCH:
                 value, learned = known.get(f"{kind}.mode", (None, None))

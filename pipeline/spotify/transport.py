@@ -36,7 +36,8 @@ from pipeline.spotify.errors import (
     SpotifyUnavailable,
 )
 from pipeline.spotify.limits import RateGate
-from pipeline.spotify.state import MemoryState, ServiceState, utcnow
+from pipeline.spotify.state import MemoryState, ServiceState
+from sql import clock
 
 log = logging.getLogger("tunecluster.http")
 MAX_THROTTLES = 20  # 429s under the cap one request sits out before giving up
@@ -128,15 +129,15 @@ class Transport:
         if not self._checked_persisted:
             self._checked_persisted = True
             self._stopped = await self.state.cooldown()
-        if self._stopped and self._stopped[0] > utcnow():
+        if self._stopped and self._stopped[0] > clock.aware_now():
             raise self.errors.cooling(self._stopped[0], self._stopped[1])
 
     async def _stop(self, seconds: float, reason: str) -> None:
         """Stop everyone, persist until when (first reason wins), raise the cooling error."""
         self.gate.cooldown.extend(seconds)  # nothing is sent from now on
         async with self._stop_lock:
-            if self._stopped is None or self._stopped[0] <= utcnow():
-                until = utcnow() + timedelta(seconds=seconds)
+            if self._stopped is None or self._stopped[0] <= clock.aware_now():
+                until = clock.aware_now() + timedelta(seconds=seconds)
                 # shielded: a sibling request's error must not cancel the write
                 await asyncio.shield(self.state.stop_until(until, reason))
                 self._stopped = (until, reason)
