@@ -30,16 +30,9 @@ from sql.schema import (
 from sql.upsert import chunked
 
 FETCHED, NOT_FOUND, UNAVAILABLE, FAILED = "fetched", "not_found", "unavailable", "failed"
-STATUSES = (FETCHED, NOT_FOUND, UNAVAILABLE, FAILED)
 # A fetch whose answer had no popularity (development-mode access): settled while the
 # app cannot get popularity, owed again once it can.
 WITHOUT_POPULARITY = "fetched without popularity (development-mode access)"
-ASPECTS = {
-    ("track", "details"),
-    ("album", "details"),
-    ("artist", "details"),
-    ("track", "audio_features"),
-}
 
 
 @dataclass(frozen=True)
@@ -218,17 +211,6 @@ async def outcomes(
     return found
 
 
-async def status_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
-    """Rows per 'entity/aspect' and status, for `stats`-like summaries."""
-    query = select(
-        enrichment.c.entity_type, enrichment.c.aspect, enrichment.c.status, func.count()
-    ).group_by(enrichment.c.entity_type, enrichment.c.aspect, enrichment.c.status)
-    out: dict[str, dict[str, int]] = {}
-    for entity_type, aspect, status, count in await conn.execute(query):
-        out.setdefault(f"{entity_type}/{aspect}", {})[status] = int(count)
-    return out
-
-
 # --- capabilities and the persisted cool-down ---------------------------------------------------
 
 COOLDOWN = "cooldown_until"
@@ -260,14 +242,6 @@ async def set_capability(
     await conn.execute(stmt)
 
 
-async def forget_capability(conn: AsyncConnection, service: str, name: str) -> None:
-    await conn.execute(
-        api_capability.delete().where(
-            api_capability.c.service == service, api_capability.c.capability == name
-        )
-    )
-
-
 async def cooldown(conn: AsyncConnection, service: str) -> tuple[datetime, str] | None:
     """The persisted 'do not call until' (naive UTC, like every time the database
     gives), with its reason; None when there is none."""
@@ -283,8 +257,3 @@ async def set_cooldown(
 ) -> None:
     await set_capability(conn, service, COOLDOWN, until.isoformat(), now=now)
     await set_capability(conn, service, COOLDOWN_REASON, reason, now=now)
-
-
-async def clear_cooldown(conn: AsyncConnection, service: str) -> None:
-    for name in (COOLDOWN, COOLDOWN_REASON):
-        await forget_capability(conn, service, name)

@@ -48,7 +48,6 @@ OPTIONAL_FIELDS = {
     "artists": ("popularity", "followers"),
     "albums": ("popularity", "label"),
 }
-SERVICE = "spotify"
 ISOLATE_GIVE_UP = 3
 Result = dict[str, dict | None]  # a value may also be a SpotifyError (that id failed)
 Outcome = Result | SpotifyError

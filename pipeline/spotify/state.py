@@ -14,7 +14,6 @@ from sql.database import Database
 class ServiceState(Protocol):
     async def capabilities(self) -> dict[str, tuple[str, datetime]]: ...
     async def learn(self, name: str, value: str) -> None: ...
-    async def forget(self, name: str) -> None: ...
     async def cooldown(self) -> tuple[datetime, str] | None: ...
     async def stop_until(self, until: datetime, reason: str) -> None: ...
 
@@ -31,9 +30,6 @@ class MemoryState:
 
     async def learn(self, name: str, value: str) -> None:
         self.known[name] = (value, clock.aware_now())
-
-    async def forget(self, name: str) -> None:
-        self.known.pop(name, None)
 
     async def cooldown(self) -> tuple[datetime, str] | None:
         return self.stopped
@@ -63,10 +59,6 @@ class DatabaseState:
             await enrichment_state.set_capability(
                 conn, self.service, name, value, now=clock.naive_now()
             )
-
-    async def forget(self, name: str) -> None:
-        async with self.db.transaction() as conn:
-            await enrichment_state.forget_capability(conn, self.service, name)
 
     async def cooldown(self) -> tuple[datetime, str] | None:
         async with self.db.connection() as conn:
