@@ -27,7 +27,8 @@ from pipeline.links import is_spotify_id
 from pipeline.reccobeats import ReccoBeatsClient
 from pipeline.spotify import shapes
 from pipeline.spotify.client import SpotifyClient
-from pipeline.spotify.errors import SpotifyCoolingDown, SpotifyError, SpotifyForbidden
+from pipeline.spotify.errors import SpotifyError, SpotifyForbidden
+from pipeline.webapi import ClientStats, CoolingDown
 from sql import catalogue, clock
 from sql import enrichment_state as state
 from sql.database import Database
@@ -39,6 +40,7 @@ from sql.enrichment_state import (
     WITHOUT_POPULARITY,
     Outcome,
 )
+from sql.errors import TuneclusterError
 from sql.schema import album, artist, track
 from sql.upsert import chunked
 
@@ -77,8 +79,8 @@ class TypeSummary:
 @dataclass
 class EnrichSummary:
     types: dict[str, TypeSummary] = field(default_factory=dict)
-    spotify: dict[str, Any] = field(default_factory=dict)
-    reccobeats: dict[str, Any] = field(default_factory=dict)
+    spotify: ClientStats | dict[str, Any] = field(default_factory=dict)  # {}: no client
+    reccobeats: ClientStats | dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, str] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
     stopped: str | None = None
@@ -146,7 +148,7 @@ async def enrich(
     """Enrich each requested type in turn; returns the summary (also when stopped)."""
     unknown = sorted(set(types) - set(TYPES))
     if unknown:
-        raise SpotifyError(
+        raise TuneclusterError(
             f"unknown enrichment type(s) {', '.join(unknown)} (use {', '.join(TYPES)})"
         )
     run = _Run(db, spotify, reccobeats, limit, progress, page, flush_every)
@@ -155,14 +157,14 @@ async def enrich(
         for name in TYPES:
             if name in types:
                 await run.type(name)
-    except SpotifyCoolingDown as stop:
+    except CoolingDown as stop:  # Spotify's or ReccoBeats'
         run.summary.stopped = str(stop)
     finally:
         run.summary.elapsed_seconds = time.monotonic() - started
-        if spotify is not None and spotify._transport is not None:
+        if spotify is not None:
             run.summary.spotify = spotify.stats()
             run.summary.capabilities = await spotify.capabilities()
-        if reccobeats is not None and reccobeats._transport is not None:
+        if reccobeats is not None:
             run.summary.reccobeats = reccobeats.stats()
     return run.summary
 

@@ -22,6 +22,7 @@ from pipeline.spotify.errors import (
     SpotifyForbidden,
     SpotifyNotConfigured,
 )
+from pipeline.webapi import CoolingDown, WebApiError
 from sql import catalogue, clock
 from sql import enrichment_state as state
 from sql.database import Database
@@ -160,9 +161,9 @@ async def _features(
         return None, Outcome(
             track_id, UNAVAILABLE, "ReccoBeats has no audio features for it", later
         )
-    except SpotifyCoolingDown:
+    except CoolingDown:  # Spotify's or ReccoBeats'
         raise
-    except SpotifyError as error:
+    except WebApiError as error:
         log.info("audio features of %s not fetched: %s", track_id, error)
         return None, Outcome(track_id, FAILED, str(error), clock.naive_now() + RETRY_FAILED)
 
