@@ -33,6 +33,7 @@ FETCHED, NOT_FOUND, UNAVAILABLE, FAILED = "fetched", "not_found", "unavailable",
 # A fetch whose answer had no popularity (development-mode access): settled while the
 # app cannot get popularity, owed again once it can.
 WITHOUT_POPULARITY = "fetched without popularity (development-mode access)"
+ENTITY_TABLES = {"artist": artist, "album": album, "track": track}
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,20 @@ async def outcomes(
         for row in result.mappings():
             found[row["entity_id"]] = dict(row)
     return found
+
+
+async def existing_sources(
+    conn: AsyncConnection, entity_type: str, ids: Iterable[str]
+) -> dict[str, str]:
+    """The `source` of each id already in the catalogue (`artist`, `album` or `track`):
+    enrichment keeps where an entity came from when it completes it."""
+    table = ENTITY_TABLES[entity_type]
+    key = next(iter(table.primary_key.columns))
+    known: dict[str, str] = {}
+    for batch in chunked(list(ids), 500):
+        query = select(key, table.c.source).where(key.in_(batch))
+        known.update({one: source for one, source in await conn.execute(query)})
+    return known
 
 
 # --- capabilities and the persisted cool-down ---------------------------------------------------
