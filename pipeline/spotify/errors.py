@@ -8,18 +8,10 @@ a secret: no client secret, access token or Authorization header (see
 
 from __future__ import annotations
 
-from pipeline.webapi.errors import (
-    AuthFailed,
-    BadRequest,
-    CoolingDown,
-    Forbidden,
-    ServiceErrors,
-    Unavailable,
-    WebApiError,
-)
+from pipeline.webapi import errors as web
 
 
-class SpotifyError(WebApiError):
+class SpotifyError(web.WebApiError):
     """Spotify could not answer what was asked."""
 
 
@@ -31,31 +23,31 @@ class SpotifyNotConfigured(SpotifyError):
         super().__init__(f"{prefix}no Spotify credentials: catalogue-only mode")
 
 
-class SpotifyCoolingDown(CoolingDown, SpotifyError):
+class SpotifyCoolingDown(web.CoolingDown, SpotifyError):
     """Spotify asked us to stop (a long Retry-After or a used-up quota) until `until`."""
 
     service = "Spotify"
 
 
-class SpotifyAuthError(AuthFailed, SpotifyError):
+class SpotifyAuthError(web.AuthFailed, SpotifyError):
     """The accounts service refused the credentials or could not be reached."""
 
 
-class SpotifyForbidden(Forbidden, SpotifyError):
+class SpotifyForbidden(web.Forbidden, SpotifyError):
     """403: this app may not use the endpoint (permanent for the app)."""
 
     service = "Spotify"
 
 
-class SpotifyUnavailable(Unavailable, SpotifyError):
+class SpotifyUnavailable(web.Unavailable, SpotifyError):
     """5xx, timeouts or malformed bodies after every allowed attempt."""
 
 
-class SpotifyBadRequest(BadRequest, SpotifyError):
+class SpotifyBadRequest(web.BadRequest, SpotifyError):
     """400: the request itself is wrong, usually a malformed id."""
 
 
-ERRORS = ServiceErrors(
+ERRORS = web.ServiceErrors(
     forbidden=SpotifyForbidden,
     cooling=SpotifyCoolingDown,
     unavailable=SpotifyUnavailable,
