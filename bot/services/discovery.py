@@ -415,12 +415,11 @@ async def scheduled_post(
     now: datetime | None = None,
     grace: timedelta = GRACE,
 ) -> JobOutcome | None:
-    """Post the guild's due slot once, recorded as a `discovery` run; None when no slot
-    is due or it was taken. The slot is claimed in the transaction that records the run
-    start, before posting: a slot is posted at most once. A failure before anything was
-    sent (picking, reading the catalogue) gives the slot back, so the next reconcile
-    (every minute, within the grace) tries again; a failed delivery does not, since
-    Discord may have posted it all the same."""
+    """Post the guild's due slot once, recorded as a `discovery` run; None when none is due
+    or it was taken. The slot is claimed in the run's start transaction, before posting, so
+    it is posted at most once. A failure before anything was sent (picking, reading the
+    catalogue) gives it back for the next reconcile (every minute, within the grace); a
+    failed delivery does not, since Discord may have posted it all the same."""
     now = now or clock.aware_now()
     claimed: list[tuple[datetime, datetime | None]] = []
 
