@@ -21,15 +21,18 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipeline import reccobeats  # noqa: E402
 from pipeline.enrichment import enrich  # noqa: E402
 from pipeline.reccobeats import ReccoBeatsClient  # noqa: E402
+from pipeline.spotify import client as spotify_client  # noqa: E402
 from pipeline.spotify.client import SpotifyClient  # noqa: E402
-from pipeline.spotify.state import DatabaseState  # noqa: E402
+from pipeline.webapi import DatabaseState  # noqa: E402
 from sql import catalogue  # noqa: E402
 from sql.database import Database  # noqa: E402
 from sql.migrate import init_schema  # noqa: E402
@@ -58,15 +61,20 @@ async def one_run(tracks: int, rate: float | None, window: float, concurrency: i
             FakeSpotify(u, tier="development", rate=rate, window=window) as fake,
             FakeReccoBeats(u) as rb,
             SpotifyClient(
+                replace(
+                    spotify_client.API,
+                    base_url=fake.api_url,
+                    requests_per_second=rate or 100_000.0,
+                    concurrency=concurrency,
+                ),
                 client_id=CLIENT_ID,
                 client_secret=CLIENT_SECRET,
-                api_url=fake.api_url,
                 accounts_url=fake.accounts_url,
-                requests_per_second=rate or 100_000.0,
-                concurrency=concurrency,
                 state=DatabaseState(db, "spotify"),
             ) as spotify,
-            ReccoBeatsClient(base_url=rb.url, requests_per_second=100_000.0) as recco,
+            ReccoBeatsClient(
+                replace(reccobeats.API, base_url=rb.url, requests_per_second=100_000.0)
+            ) as recco,
         ):
             started = time.monotonic()
             summary = await enrich(db, spotify=spotify, reccobeats=recco, types=["tracks"])

@@ -6,43 +6,69 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 
 from bot.settings import Settings
+from pipeline.reccobeats import API as RECCOBEATS_API
 from pipeline.reccobeats import ReccoBeatsClient, ReccoBeatsCoolingDown
+from pipeline.spotify.client import API as SPOTIFY_API
 from pipeline.spotify.client import SpotifyClient
-from pipeline.spotify.state import DatabaseState
+from pipeline.webapi import ApiConfig, DatabaseState
 from sql.database import Database
 
 log = logging.getLogger("tunecluster.clients")
+
+
+def api_config(
+    defaults: ApiConfig,
+    config: Settings,
+    *,
+    base_url: str,
+    requests_per_second: float,
+    concurrency: int | None = None,
+) -> ApiConfig:
+    """A service's `ApiConfig` from the settings: its own address, rate and (where a
+    setting exists) concurrency, the shared HTTP timeout, attempts and cool-down cap;
+    the rest from the service's defaults."""
+    return replace(
+        defaults,
+        base_url=base_url,
+        requests_per_second=requests_per_second,
+        concurrency=defaults.concurrency if concurrency is None else concurrency,
+        timeout=config.http_timeout_seconds,
+        max_attempts=config.http_max_attempts,
+        cooldown_cap_seconds=config.spotify_cooldown_cap_seconds,
+    )
 
 
 def spotify_client(config: Settings, db: Database) -> SpotifyClient | None:
     """The Spotify client, or None without credentials (catalogue-only mode)."""
     if not config.spotify_configured or config.spotify_client_secret is None:
         return None
-    return SpotifyClient(
-        client_id=config.spotify_client_id or "",
-        client_secret=config.spotify_client_secret.get_secret_value(),
-        api_url=config.spotify_api_url,
-        accounts_url=config.spotify_accounts_url,
+    api = api_config(
+        SPOTIFY_API,
+        config,
+        base_url=config.spotify_api_url,
         requests_per_second=config.spotify_requests_per_second,
         concurrency=config.spotify_concurrency,
-        cooldown_cap_seconds=config.spotify_cooldown_cap_seconds,
-        timeout=config.http_timeout_seconds,
-        max_attempts=config.http_max_attempts,
+    )
+    return SpotifyClient(
+        api,
+        client_id=config.spotify_client_id or "",
+        client_secret=config.spotify_client_secret.get_secret_value(),
+        accounts_url=config.spotify_accounts_url,
         state=DatabaseState(db, "spotify"),
     )
 
 
 def reccobeats_client(config: Settings, db: Database) -> ReccoBeatsClient:
-    return ReccoBeatsClient(
+    api = api_config(
+        RECCOBEATS_API,
+        config,
         base_url=config.reccobeats_url,
         requests_per_second=config.reccobeats_requests_per_second,
-        timeout=config.http_timeout_seconds,
-        max_attempts=config.http_max_attempts,
-        cooldown_cap_seconds=config.spotify_cooldown_cap_seconds,
-        state=DatabaseState(db, "reccobeats"),
     )
+    return ReccoBeatsClient(api, state=DatabaseState(db, "reccobeats"))
 
 
 @asynccontextmanager

@@ -19,13 +19,13 @@ from bot.services.discovery import (
     Deliver,
     DiscoveryPost,
     Schedule,
-    aware,
 )
 from bot.services.feedback import FeedbackSettings, arm_of, record_shown
 from bot.views import ROWS, feedback_view
 from recommender.discovery import DiscoveryPick
 from recommender.serving import Pick
 from recommender.taxonomy import display
+from sql import clock
 from sql.database import Database
 
 BUTTON_LABEL = 80
@@ -145,7 +145,7 @@ def settings_embed(row: dict | None, *, next_slot=None) -> discord.Embed:
     if row.get("enabled") and next_slot is not None:
         embed.add_field(name="Next post", value=f"<t:{int(next_slot.timestamp())}:F>", inline=True)
     if row.get("last_post_at"):
-        last = int(aware(row["last_post_at"]).timestamp())
+        last = int(clock.to_aware(row["last_post_at"]).timestamp())
         embed.add_field(name="Last post", value=f"<t:{last}:R>", inline=True)
     embed.set_footer(text=f"{row.get('posts') or 0} posts so far")
     return embed

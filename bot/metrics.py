@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,7 +25,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pipeline.spotify.state import utcnow
+if TYPE_CHECKING:  # the clients load with the bot, not with the metrics
+    from pipeline.webapi import SessionClient
 
 log = logging.getLogger("tunecluster.metrics")
 
@@ -120,7 +121,11 @@ class Health:
 class StateCollector(Collector):
     """Reads the process's resources at scrape time: outside clients, model, health."""
 
-    def __init__(self, health: Callable[[], Health], clients: Callable[[], dict[str, Any]]):
+    def __init__(
+        self,
+        health: Callable[[], Health],
+        clients: Callable[[], Mapping[str, SessionClient | None]],
+    ) -> None:
         self.health = health
         self.clients = clients
 
@@ -137,7 +142,7 @@ class StateCollector(Collector):
             yield from found
 
 
-def _client_metrics(clients: dict[str, Any]) -> Iterator[Metric]:
+def _client_metrics(clients: Mapping[str, SessionClient | None]) -> Iterator[Metric]:
     requests = CounterMetricFamily(
         "tunecluster_outside_requests",
         "Requests sent to Spotify and ReccoBeats, by service and endpoint.",
@@ -172,22 +177,14 @@ def _client_metrics(clients: dict[str, Any]) -> Iterator[Metric]:
         if client is None:
             continue
         stats = client.stats()
-        for endpoint, count in (stats.get("requests_per_endpoint") or {}).items():
+        for endpoint, count in stats["requests_per_endpoint"].items():
             requests.add_metric([service, endpoint], count)
-        throttled.add_metric([service], stats.get("throttled", 0))
-        retried.add_metric([service], stats.get("retried", 0))
-        waited.add_metric([service], stats.get("waited_seconds", 0.0))
-        paused.add_metric([service], stats.get("paused_seconds", 0.0))
-        stopped.add_metric([service], 1.0 if _stopped(client) else 0.0)
+        throttled.add_metric([service], stats["throttled"])
+        retried.add_metric([service], stats["retried"])
+        waited.add_metric([service], stats["waited_seconds"])
+        paused.add_metric([service], stats["paused_seconds"])
+        stopped.add_metric([service], 0.0 if stats["stopped_until"] is None else 1.0)
     yield from (requests, throttled, retried, waited, paused, stopped)
-
-
-def _stopped(client: Any) -> bool:
-    """A persisted stop still running (the transport keeps until when and why)."""
-    stop = getattr(getattr(client, "transport", None), "_stopped", None)
-    if not stop:
-        return False
-    return stop[0] > utcnow()
 
 
 def _health_metrics(health: Health) -> Iterator[Metric]:

@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.metrics import REGISTRY, Health, StateCollector
 from bot.services.jobs import one_line
-from sql import models
+from sql import clock, models
 
 if TYPE_CHECKING:
     from bot.app import TuneclusterBot
@@ -163,6 +163,4 @@ class Monitor:
 
 def _unix(value: Any) -> float:
     """A naive UTC timestamp from the database as Unix time."""
-    from datetime import UTC
-
-    return value.replace(tzinfo=UTC).timestamp()
+    return clock.to_aware(value).timestamp()

@@ -47,7 +47,6 @@ from bot.services.discovery import (
     Deliver,
     Schedule,
     due_slot_of,
-    naive,
     scheduled_post,
 )
 from bot.services.jobs import (
@@ -61,7 +60,7 @@ from bot.services.jobs import (
     retrain_if_changed,
 )
 from bot.services.train import TrainSettings
-from sql import guilds, jobs, liveness
+from sql import clock, guilds, jobs, liveness
 from sql.database import Database
 
 if TYPE_CHECKING:
@@ -148,7 +147,7 @@ class BotScheduler:
     async def start(self) -> None:
         self.aps.start()
         await self.heartbeat()
-        now = datetime.now(UTC)
+        now = clock.aware_now()
         for job in self.global_jobs:
             seconds = job.interval.total_seconds()
             scheduled = self.aps.add_job(
@@ -280,11 +279,13 @@ class BotScheduler:
         except Exception as error:
             log.warning("could not read the runs of %s: %s", job.name, one_line(error))
             return False
-        return bool(last) and last[0]["started_at"] < naive(period_start(now, job.interval))
+        return bool(last) and last[0]["started_at"] < clock.to_naive(
+            period_start(now, job.interval)
+        )
 
     async def _run_global(self, job: GlobalJob) -> None:
         with self._tracked():
-            since = naive(period_start(datetime.now(UTC), job.interval))
+            since = clock.to_naive(period_start(clock.aware_now(), job.interval))
 
             async def gate(conn: AsyncConnection) -> bool:
                 if not await self._renew(conn):
@@ -338,7 +339,7 @@ class BotScheduler:
             )
             self._schedules[guild_id] = schedule
             log.info("discovery for guild %s: %s", guild_id, schedule.describe())
-        now = now or datetime.now(UTC)
+        now = now or clock.aware_now()
         if due_slot_of(row, now) is not None:
             self.aps.modify_job(job_id, next_run_time=now)
         return self.next_post(guild_id)

@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pipeline.links import is_spotify_id
 from pipeline.reccobeats import ReccoBeatsClient
 from pipeline.spotify import shapes
 from pipeline.spotify.client import SpotifyClient
-from pipeline.spotify.errors import SpotifyCoolingDown, SpotifyError, SpotifyForbidden
-from pipeline.spotify.state import naive, utcnow
-from sql import catalogue
+from pipeline.spotify.errors import SpotifyError, SpotifyForbidden
+from pipeline.webapi import ClientStats, CoolingDown
+from sql import catalogue, clock
 from sql import enrichment_state as state
 from sql.database import Database
 from sql.enrichment_state import (
@@ -40,8 +40,7 @@ from sql.enrichment_state import (
     WITHOUT_POPULARITY,
     Outcome,
 )
-from sql.schema import album, artist, track
-from sql.upsert import chunked
+from sql.errors import TuneclusterError
 
 log = logging.getLogger("tunecluster.enrich")
 
@@ -78,8 +77,8 @@ class TypeSummary:
 @dataclass
 class EnrichSummary:
     types: dict[str, TypeSummary] = field(default_factory=dict)
-    spotify: dict[str, Any] = field(default_factory=dict)
-    reccobeats: dict[str, Any] = field(default_factory=dict)
+    spotify: ClientStats | dict[str, Any] = field(default_factory=dict)  # {}: no client
+    reccobeats: ClientStats | dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, str] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
     stopped: str | None = None
@@ -147,7 +146,7 @@ async def enrich(
     """Enrich each requested type in turn; returns the summary (also when stopped)."""
     unknown = sorted(set(types) - set(TYPES))
     if unknown:
-        raise SpotifyError(
+        raise TuneclusterError(
             f"unknown enrichment type(s) {', '.join(unknown)} (use {', '.join(TYPES)})"
         )
     run = _Run(db, spotify, reccobeats, limit, progress, page, flush_every)
@@ -156,20 +155,31 @@ async def enrich(
         for name in TYPES:
             if name in types:
                 await run.type(name)
-    except SpotifyCoolingDown as stop:
+    except CoolingDown as stop:  # Spotify's or ReccoBeats'
         run.summary.stopped = str(stop)
     finally:
         run.summary.elapsed_seconds = time.monotonic() - started
-        if spotify is not None and spotify._transport is not None:
+        if spotify is not None:
             run.summary.spotify = spotify.stats()
             run.summary.capabilities = await spotify.capabilities()
-        if reccobeats is not None and reccobeats._transport is not None:
+        if reccobeats is not None:
             run.summary.reccobeats = reccobeats.stats()
     return run.summary
 
 
 class _Run:
-    def __init__(self, db, spotify, reccobeats, limit, progress, page, flush_every) -> None:
+    """One enrichment run: the clients, the bounds, and the summary it fills in."""
+
+    def __init__(
+        self,
+        db: Database,
+        spotify: SpotifyClient | None,
+        reccobeats: ReccoBeatsClient | None,
+        limit: int | None,
+        progress: Progress | None,
+        page: int,
+        flush_every: int,
+    ) -> None:
         self.db = db
         self.spotify = spotify
         self.reccobeats = reccobeats
@@ -190,7 +200,7 @@ class _Run:
             summary.skipped = "no Spotify credentials and no ReccoBeats"
             return
         with_popularity = self.with_popularity[name] = await self._with_popularity(name)
-        now = naive(utcnow())
+        now = clock.naive_now()
         async with self.db.connection() as conn:
             total = await state.count_pending(
                 conn, entity_type, aspect, now=now, with_popularity=with_popularity
@@ -257,18 +267,18 @@ class _Run:
             if buffer.outcomes:
                 await self._flush(name, buffer, summary)
 
-    async def _details(self, name: str, ids: list[str], buffer: _Buffer, summary) -> None:
-        kind = KIND[name]
+    async def _details(
+        self, name: str, ids: list[str], buffer: _Buffer, summary: TypeSummary
+    ) -> None:
+        assert self.spotify is not None  # type() skips the Spotify types without a client
         add = {
             "tracks": shapes.add_track,
             "albums": shapes.add_album,
             "artists": shapes.add_artist,
         }[name]
-        async for chunk, outcome in self.spotify.units(kind, ids):
+        async for chunk, outcome in self.spotify.units(KIND[name], ids):
             if isinstance(outcome, Exception):
-                buffer.outcomes += [
-                    Outcome(i, FAILED, str(outcome), self._later(RETRY_FAILED)) for i in chunk
-                ]
+                buffer.outcomes += [self._failed(i, outcome) for i in chunk]
             else:
                 for one in chunk:
                     obj = outcome.get(one)
@@ -284,36 +294,14 @@ class _Run:
                         buffer.outcomes.append(
                             Outcome(one, FETCHED, WITHOUT_POPULARITY if partial else None)
                         )
-            if len(buffer.outcomes) >= self.flush_every:
-                await self._flush(name, buffer, summary)
+            await self._flush_if_full(name, buffer, summary)
 
-    async def _features(self, ids: list[str], buffer: _Buffer, summary) -> None:
-        fallback: list[str] = ids
-        forbidden = self.spotify is None
-        if self.spotify is not None:
-            fallback, settled = [], set()
-            try:
-                async for chunk, outcome in self.spotify.units("audio_features", ids):
-                    settled.update(chunk)
-                    if isinstance(outcome, Exception):
-                        buffer.outcomes += [self._failed(i, outcome) for i in chunk]
-                        continue
-                    for one in chunk:
-                        obj = outcome.get(one)
-                        if isinstance(obj, Exception):
-                            buffer.outcomes.append(self._failed(one, obj))
-                            continue
-                        row = shapes.feature_row(obj, one, "spotify") if obj else None
-                        if row:
-                            buffer.rows.features.append(row)
-                            buffer.outcomes.append(Outcome(one, FETCHED))
-                        else:
-                            fallback.append(one)
-                    if len(buffer.outcomes) >= self.flush_every:
-                        await self._flush("features", buffer, summary)
-            except SpotifyForbidden:
-                forbidden = True
-                fallback += [i for i in ids if i not in settled]
+    async def _features(self, ids: list[str], buffer: _Buffer, summary: TypeSummary) -> None:
+        """Spotify's audio features where this app gets them, the rest from ReccoBeats."""
+        if self.spotify is None:
+            fallback, forbidden = ids, True
+        else:
+            fallback, forbidden = await self._spotify_features(self.spotify, ids, buffer, summary)
         if not fallback:
             return
         if self.reccobeats is None:
@@ -325,11 +313,43 @@ class _Run:
                 Outcome(i, NOT_FOUND, "Spotify has no audio features for it") for i in fallback
             ]
             return
-        async for chunk, outcome in self.reccobeats.units(fallback):
+        await self._reccobeats_features(self.reccobeats, fallback, buffer, summary)
+
+    async def _spotify_features(
+        self, spotify: SpotifyClient, ids: list[str], buffer: _Buffer, summary: TypeSummary
+    ) -> tuple[list[str], bool]:
+        """Buffer what Spotify gives; return the ids left for ReccoBeats and whether
+        Spotify refuses audio features to this app."""
+        fallback: list[str] = []
+        settled: set[str] = set()
+        try:
+            async for chunk, outcome in spotify.units("audio_features", ids):
+                settled.update(chunk)
+                if isinstance(outcome, Exception):
+                    buffer.outcomes += [self._failed(i, outcome) for i in chunk]
+                    continue
+                for one in chunk:
+                    obj = outcome.get(one)
+                    if isinstance(obj, Exception):
+                        buffer.outcomes.append(self._failed(one, obj))
+                        continue
+                    row = shapes.feature_row(obj, one, "spotify") if obj else None
+                    if row:
+                        buffer.rows.features.append(row)
+                        buffer.outcomes.append(Outcome(one, FETCHED))
+                    else:
+                        fallback.append(one)
+                await self._flush_if_full("features", buffer, summary)
+        except SpotifyForbidden:
+            return fallback + [i for i in ids if i not in settled], True
+        return fallback, False
+
+    async def _reccobeats_features(
+        self, reccobeats: ReccoBeatsClient, ids: list[str], buffer: _Buffer, summary: TypeSummary
+    ) -> None:
+        async for chunk, outcome in reccobeats.units(ids):
             if isinstance(outcome, Exception):
-                buffer.outcomes += [
-                    Outcome(i, FAILED, str(outcome), self._later(RETRY_FAILED)) for i in chunk
-                ]
+                buffer.outcomes += [self._failed(i, outcome) for i in chunk]
                 continue
             for one in chunk:
                 if one in outcome:
@@ -344,37 +364,40 @@ class _Run:
                             self._later(RETRY_UNAVAILABLE),
                         )
                     )
-            if len(buffer.outcomes) >= self.flush_every:
-                await self._flush("features", buffer, summary)
+            await self._flush_if_full("features", buffer, summary)
 
     def _failed(self, one: str, error: Exception) -> Outcome:
         return Outcome(one, FAILED, str(error), self._later(RETRY_FAILED))
 
     @staticmethod
     def _later(delay: timedelta) -> datetime:
-        return naive(utcnow() + delay)
+        return clock.naive_now() + delay
+
+    async def _flush_if_full(self, name: str, buffer: _Buffer, summary: TypeSummary) -> None:
+        if len(buffer.outcomes) >= self.flush_every:
+            await self._flush(name, buffer, summary)
 
     async def _flush(self, name: str, buffer: _Buffer, summary: TypeSummary) -> None:
         entity_type, aspect = ASPECT[name]
         rows, outcomes = buffer.rows, buffer.outcomes
         async with self.db.transaction() as conn:
             await store(conn, rows)
-            await state.record(conn, entity_type, aspect, outcomes, now=naive(utcnow()))
+            await state.record(conn, entity_type, aspect, outcomes, now=clock.naive_now())
         for o in outcomes:
             setattr(summary, o.status, getattr(summary, o.status) + 1)
         buffer.rows, buffer.outcomes = shapes.Rows(), []
         self.progress(name, summary.done, summary.pending)
 
 
-async def store(conn, rows: shapes.Rows) -> None:
+async def store(conn: AsyncConnection, rows: shapes.Rows) -> None:
     """Write what Spotify/ReccoBeats gave, in foreign-key order. Rows that exist keep
     their `source` (where the entity came from); new ones are marked 'spotify'."""
     if rows.artists:
-        await catalogue.upsert_artists(conn, await _keep_sources(conn, artist, rows.artists))
+        await catalogue.upsert_artists(conn, await _keep_sources(conn, "artist", rows.artists))
     if rows.albums:
-        await catalogue.upsert_albums(conn, await _keep_sources(conn, album, rows.albums))
+        await catalogue.upsert_albums(conn, await _keep_sources(conn, "album", rows.albums))
     if rows.tracks:
-        await catalogue.upsert_tracks(conn, await _keep_sources(conn, track, rows.tracks))
+        await catalogue.upsert_tracks(conn, await _keep_sources(conn, "track", rows.tracks))
     if rows.artist_albums:
         await catalogue.link_artist_albums(conn, rows.artist_albums)
     if rows.artist_tracks:
@@ -385,10 +408,8 @@ async def store(conn, rows: shapes.Rows) -> None:
         await catalogue.upsert_audio_features(conn, rows.features)
 
 
-async def _keep_sources(conn, table, rows: dict[str, dict]) -> list[dict]:
-    key = next(iter(table.primary_key.columns))
-    known: dict[str, str] = {}
-    for batch in chunked(list(rows), 500):
-        query = select(key, table.c.source).where(key.in_(batch))
-        known.update({k: v for k, v in await conn.execute(query)})
+async def _keep_sources(
+    conn: AsyncConnection, entity_type: str, rows: dict[str, dict]
+) -> list[dict]:
+    known = await state.existing_sources(conn, entity_type, rows)
     return [{**row, "source": known.get(one, row["source"])} for one, row in rows.items()]

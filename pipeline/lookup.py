@@ -22,8 +22,8 @@ from pipeline.spotify.errors import (
     SpotifyForbidden,
     SpotifyNotConfigured,
 )
-from pipeline.spotify.state import naive, utcnow
-from sql import catalogue
+from pipeline.webapi import CoolingDown, WebApiError
+from sql import catalogue, clock
 from sql import enrichment_state as state
 from sql.database import Database
 from sql.enrichment_state import FAILED, FETCHED, UNAVAILABLE, Outcome
@@ -85,39 +85,20 @@ async def lookup_track(
     if local is not None:
         return local
     client = _require(spotify, f"track {track_id} is not in the catalogue")
-    track_task = asyncio.ensure_future(client.get_many("tracks", [track_id]))
-    features_task = asyncio.ensure_future(_features(client, reccobeats, track_id))
-    try:
-        found = (await track_task).get(track_id)
-    except BaseException:
-        features_task.cancel()
-        await asyncio.gather(features_task, return_exceptions=True)
-        raise
-    features, features_outcome = await features_task
+    found, features, features_outcome = await _track_and_features(client, reccobeats, track_id)
     if found is None:
         return None
     rows = shapes.Rows()
     shapes.add_track(rows, found)
-    artist_outcomes: list[Outcome] = []
-    try:
-        artists = await client.get_many("artists", list(rows.artists))
-        for artist_id, obj in artists.items():
-            if obj is not None:
-                shapes.add_artist(rows, obj)
-                artist_outcomes.append(Outcome(artist_id, FETCHED))
-    except SpotifyCoolingDown:
-        raise
-    except SpotifyError as error:  # the track is still worth keeping without genres
-        log.info("artists of %s not fetched: %s", track_id, error)
+    artist_outcomes = await _artists(client, rows, track_id)
     if features is not None:
         rows.features.append(features)
-    now = naive(utcnow())
-    async with db.transaction() as conn:
-        await store(conn, rows)
-        await state.record(conn, "track", "details", [Outcome(track_id, FETCHED)], now=now)
-        await state.record(conn, "artist", "details", artist_outcomes, now=now)
-        if features_outcome is not None:
-            await state.record(conn, "track", "audio_features", [features_outcome], now=now)
+    outcomes = {
+        ("track", "details"): [Outcome(track_id, FETCHED)],
+        ("artist", "details"): artist_outcomes,
+        ("track", "audio_features"): [features_outcome] if features_outcome else [],
+    }
+    await _store_fetched(db, rows, outcomes)
     return LookedUpTrack(
         track_id,
         rows.tracks[track_id]["name"],
@@ -126,6 +107,51 @@ async def lookup_track(
         features is not None,
         "spotify",
     )
+
+
+async def _track_and_features(
+    spotify: SpotifyClient, reccobeats: ReccoBeatsClient | None, track_id: str
+) -> tuple[dict | None, dict | None, Outcome | None]:
+    """Spotify's track object with its feature row and that row's outcome, fetched
+    concurrently; a failed track fetch cancels the features."""
+    track_task = asyncio.ensure_future(spotify.get_many("tracks", [track_id]))
+    features_task = asyncio.ensure_future(_features(spotify, reccobeats, track_id))
+    try:
+        found = (await track_task).get(track_id)
+    except BaseException:
+        features_task.cancel()
+        await asyncio.gather(features_task, return_exceptions=True)
+        raise
+    features, outcome = await features_task
+    return found, features, outcome
+
+
+async def _artists(spotify: SpotifyClient, rows: shapes.Rows, track_id: str) -> list[Outcome]:
+    """Add the track's artists (with their genres) to `rows`; a failure other than a
+    cool-down only leaves them out: the track is still worth keeping without genres."""
+    outcomes: list[Outcome] = []
+    try:
+        artists = await spotify.get_many("artists", list(rows.artists))
+        for artist_id, obj in artists.items():
+            if obj is not None:
+                shapes.add_artist(rows, obj)
+                outcomes.append(Outcome(artist_id, FETCHED))
+    except SpotifyCoolingDown:
+        raise
+    except SpotifyError as error:
+        log.info("artists of %s not fetched: %s", track_id, error)
+    return outcomes
+
+
+async def _store_fetched(
+    db: Database, rows: shapes.Rows, outcomes: dict[tuple[str, str], list[Outcome]] | None = None
+) -> None:
+    """What was fetched and each (entity type, aspect)'s outcomes, in one transaction."""
+    now = clock.naive_now()
+    async with db.transaction() as conn:
+        await store(conn, rows)
+        for (entity_type, aspect), recorded in (outcomes or {}).items():
+            await state.record(conn, entity_type, aspect, recorded, now=now)
 
 
 async def _local_track(db: Database, track_id: str) -> LookedUpTrack | None:
@@ -143,7 +169,7 @@ async def _features(
 ) -> tuple[dict | None, Outcome | None]:
     """Audio features from Spotify where allowed, else ReccoBeats; never fails the lookup
     (except for a cool-down, which must stop everything)."""
-    later = naive(utcnow() + RETRY_UNAVAILABLE)
+    later = clock.naive_now() + RETRY_UNAVAILABLE
     try:
         if (await spotify.modes()).get("audio_features") != "forbidden":
             try:
@@ -161,11 +187,11 @@ async def _features(
         return None, Outcome(
             track_id, UNAVAILABLE, "ReccoBeats has no audio features for it", later
         )
-    except SpotifyCoolingDown:
+    except CoolingDown:  # Spotify's or ReccoBeats'
         raise
-    except SpotifyError as error:
+    except WebApiError as error:
         log.info("audio features of %s not fetched: %s", track_id, error)
-        return None, Outcome(track_id, FAILED, str(error), naive(utcnow() + RETRY_FAILED))
+        return None, Outcome(track_id, FAILED, str(error), clock.naive_now() + RETRY_FAILED)
 
 
 async def lookup_album(
@@ -180,8 +206,7 @@ async def lookup_album(
     shapes.add_album(rows, album)
     for item in items:
         shapes.add_track(rows, item, album_id=album_id)
-    async with db.transaction() as conn:
-        await store(conn, rows)
+    await _store_fetched(db, rows)
     return LookedUpAlbum(album_id, rows.albums[album_id]["name"], list(rows.tracks))
 
 
@@ -195,11 +220,7 @@ async def lookup_artist(
         return None
     rows = shapes.Rows()
     shapes.add_artist(rows, found)
-    async with db.transaction() as conn:
-        await store(conn, rows)
-        await state.record(
-            conn, "artist", "details", [Outcome(artist_id, FETCHED)], now=naive(utcnow())
-        )
+    await _store_fetched(db, rows, {("artist", "details"): [Outcome(artist_id, FETCHED)]})
     genres = sorted({catalogue.normalise_genre(g["genre"]) for g in rows.genres})
     return LookedUpArtist(artist_id, rows.artists[artist_id]["name"], genres)
 
@@ -250,6 +271,5 @@ async def search_spotify(
     for obj in found:
         shapes.add_track(rows, obj)
     if rows.tracks:
-        async with db.transaction() as conn:
-            await store(conn, rows)
+        await _store_fetched(db, rows)
     return list(rows.tracks)

@@ -4,46 +4,57 @@
 ReccoBeats' own id; the Spotify id is only in `href`, so results are matched back
 through it. Unknown ids are omitted (not null): the caller records them as unavailable
 with a retry date. No time_signature comes back. Its own pace and 429 handling, through
-the same transport as Spotify.
+the same web-API plumbing as Spotify (`pipeline.webapi`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
-from pipeline.spotify.errors import SpotifyCoolingDown, SpotifyError, SpotifyForbidden
-from pipeline.spotify.limits import RateGate
-from pipeline.spotify.session import SessionClient
 from pipeline.spotify.shapes import feature_row
-from pipeline.spotify.state import ServiceState
-from pipeline.spotify.transport import BadRequest, Errors, Transport
+from pipeline.webapi import (
+    ApiConfig,
+    BadRequest,
+    CoolingDown,
+    Forbidden,
+    ServiceErrors,
+    ServiceState,
+    SessionClient,
+    WebApiError,
+)
 
 SOURCE = "reccobeats"
 BATCH = 40  # reported cap per request
+API = ApiConfig("https://api.reccobeats.com/v1", requests_per_second=2.0, concurrency=2)
 _HREF = re.compile(r"open\.spotify\.com/(?:intl-[A-Za-z_-]+/)?track/([0-9A-Za-z]{22})")
 
 
-class ReccoBeatsError(SpotifyError):
+class ReccoBeatsError(WebApiError):
     """ReccoBeats could not answer (down, malformed, over its limit)."""
 
 
-class ReccoBeatsCoolingDown(SpotifyCoolingDown, ReccoBeatsError):
+class ReccoBeatsCoolingDown(CoolingDown, ReccoBeatsError):
     service = "ReccoBeats"
 
 
-class ReccoBeatsForbidden(SpotifyForbidden, ReccoBeatsError):
+class ReccoBeatsForbidden(Forbidden, ReccoBeatsError):
     service = "ReccoBeats"
 
 
-ERRORS = Errors(
+class ReccoBeatsBadRequest(BadRequest, ReccoBeatsError):
+    """400: ReccoBeats refused the ids."""
+
+
+ERRORS = ServiceErrors(
     forbidden=ReccoBeatsForbidden,
     cooling=ReccoBeatsCoolingDown,
     unavailable=ReccoBeatsError,
     auth=ReccoBeatsError,
+    bad_request=ReccoBeatsBadRequest,
 )
 
 
@@ -53,50 +64,22 @@ def spotify_id(href: Any) -> str | None:
 
 
 class ReccoBeatsClient(SessionClient):
-    """`async with ReccoBeatsClient(base_url=...) as recco: await recco.audio_features(ids)`."""
+    """`async with ReccoBeatsClient(config) as recco: await recco.audio_features(ids)`
+    (`config` defaults to `API`)."""
+
+    service: ClassVar[str] = "ReccoBeats"
+    errors: ClassVar[ServiceErrors] = ERRORS
 
     def __init__(
         self,
+        config: ApiConfig = API,
         *,
-        base_url: str = "https://api.reccobeats.com/v1",
-        requests_per_second: float = 2.0,
-        concurrency: int = 2,
-        timeout: float = 15.0,
-        max_attempts: int = 5,
-        backoff_initial: float = 0.5,
-        cooldown_cap_seconds: float = 300.0,
         batch_size: int = BATCH,
         state: ServiceState | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        super().__init__(session)
+        super().__init__(config, state=state, session=session)
         self.batch_size = batch_size
-        self.gate = RateGate(requests_per_second, concurrency)
-        self._settings = {
-            "base_url": base_url,
-            "state": state,
-            "timeout": timeout,
-            "max_attempts": max_attempts,
-            "backoff_initial": backoff_initial,
-            "cooldown_cap": cooldown_cap_seconds,
-        }
-
-    def __repr__(self) -> str:
-        return f"ReccoBeatsClient({self._settings['base_url']!r})"
-
-    def _make_transport(self, session: aiohttp.ClientSession) -> Transport:
-        settings = dict(self._settings)
-        return Transport(
-            session,
-            settings.pop("base_url"),
-            self.gate,
-            service="ReccoBeats",
-            errors=ERRORS,
-            **settings,
-        )
-
-    def stats(self) -> dict[str, Any]:
-        return self.transport.stats.as_dict(self.gate.waited, self.gate.cooldown.total)
 
     async def features_batch(self, ids: Sequence[str]) -> dict[str, dict]:
         """Feature rows (catalogue shape, source 'reccobeats') for the ids it knows."""
@@ -107,7 +90,7 @@ class ReccoBeatsClient(SessionClient):
             body = await self.transport.get(
                 "audio-features", {"ids": ",".join(ids)}, endpoint="audio-features", valid=_valid
             )
-        except BadRequest:
+        except ReccoBeatsBadRequest:
             body = None
         wanted = set(ids)
         found: dict[str, dict] = {}
@@ -117,7 +100,9 @@ class ReccoBeatsClient(SessionClient):
                 found[track_id] = row
         return found
 
-    async def units(self, ids: Sequence[str]) -> AsyncIterator[tuple[list[str], Any]]:
+    async def units(
+        self, ids: Sequence[str]
+    ) -> AsyncIterator[tuple[list[str], dict[str, dict] | ReccoBeatsError]]:
         """(ids, found rows or error) per request, in order; a cool-down ends it."""
         ids = list(dict.fromkeys(ids))
         for start in range(0, len(ids), self.batch_size):
@@ -126,7 +111,7 @@ class ReccoBeatsClient(SessionClient):
                 yield chunk, await self.features_batch(chunk)
             except ReccoBeatsCoolingDown:
                 raise
-            except SpotifyError as error:
+            except ReccoBeatsError as error:
                 yield chunk, error
 
     async def audio_features(self, ids: Sequence[str]) -> dict[str, dict]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from recommender.features import FeaturePlan
 from recommender.layout import Layout
 from recommender.taxonomy import Taxonomy
 from recommender.training import BucketModel
+from sql import clock
 from sql.errors import TuneclusterError
 
 BUNDLE_FILE = "bundle.joblib"
@@ -51,7 +52,7 @@ class Bundle:
 
 def new_version(fingerprint: str, now: datetime | None = None) -> str:
     """Sortable and unique enough: UTC time to the millisecond + the data fingerprint."""
-    now = now or datetime.now(UTC)
+    now = now or clock.aware_now()
     return f"{now:%Y%m%d-%H%M%S}{now.microsecond // 1000:03d}-{fingerprint[:8]}"
 
 

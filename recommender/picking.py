@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recommender.taxonomy import display
+from sql import clock
 from sql import picks as reads
-from sql.models import utcnow
 from sql.normalize import norm_name
 
 if TYPE_CHECKING:  # light at import: the settings validate strategy names through here
@@ -207,7 +207,7 @@ class Picker:
                 known = {**known, **await reads.track_details(self.conn, unknown)}
             recent: set[str] = set()
             if self.options.guild_id is not None and self.options.no_repeat_days > 0:
-                since = utcnow() - timedelta(days=self.options.no_repeat_days)
+                since = clock.naive_now() - timedelta(days=self.options.no_repeat_days)
                 recent = await reads.recently_recommended(
                     self.conn, self.options.guild_id, fresh, since
                 )

@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, literal_column, not_, or_, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sql import clock
 from sql.schema import (
     album,
     api_capability,
@@ -29,16 +30,10 @@ from sql.schema import (
 from sql.upsert import chunked
 
 FETCHED, NOT_FOUND, UNAVAILABLE, FAILED = "fetched", "not_found", "unavailable", "failed"
-STATUSES = (FETCHED, NOT_FOUND, UNAVAILABLE, FAILED)
 # A fetch whose answer had no popularity (development-mode access): settled while the
 # app cannot get popularity, owed again once it can.
 WITHOUT_POPULARITY = "fetched without popularity (development-mode access)"
-ASPECTS = {
-    ("track", "details"),
-    ("album", "details"),
-    ("artist", "details"),
-    ("track", "audio_features"),
-}
+ENTITY_TABLES = {"artist": artist, "album": album, "track": track}
 
 
 @dataclass(frozen=True)
@@ -217,15 +212,18 @@ async def outcomes(
     return found
 
 
-async def status_counts(conn: AsyncConnection) -> dict[str, dict[str, int]]:
-    """Rows per 'entity/aspect' and status, for `stats`-like summaries."""
-    query = select(
-        enrichment.c.entity_type, enrichment.c.aspect, enrichment.c.status, func.count()
-    ).group_by(enrichment.c.entity_type, enrichment.c.aspect, enrichment.c.status)
-    out: dict[str, dict[str, int]] = {}
-    for entity_type, aspect, status, count in await conn.execute(query):
-        out.setdefault(f"{entity_type}/{aspect}", {})[status] = int(count)
-    return out
+async def existing_sources(
+    conn: AsyncConnection, entity_type: str, ids: Iterable[str]
+) -> dict[str, str]:
+    """The `source` of each id already in the catalogue (`artist`, `album` or `track`):
+    enrichment keeps where an entity came from when it completes it."""
+    table = ENTITY_TABLES[entity_type]
+    key = next(iter(table.primary_key.columns))
+    known: dict[str, str] = {}
+    for batch in chunked(list(ids), 500):
+        query = select(key, table.c.source).where(key.in_(batch))
+        known.update({one: source for one, source in await conn.execute(query)})
+    return known
 
 
 # --- capabilities and the persisted cool-down ---------------------------------------------------
@@ -259,20 +257,13 @@ async def set_capability(
     await conn.execute(stmt)
 
 
-async def forget_capability(conn: AsyncConnection, service: str, name: str) -> None:
-    await conn.execute(
-        api_capability.delete().where(
-            api_capability.c.service == service, api_capability.c.capability == name
-        )
-    )
-
-
 async def cooldown(conn: AsyncConnection, service: str) -> tuple[datetime, str] | None:
-    """The persisted 'do not call until', with its reason; None when there is none."""
+    """The persisted 'do not call until' (naive UTC, like every time the database
+    gives), with its reason; None when there is none."""
     known = await capabilities(conn, service)
     if COOLDOWN not in known:
         return None
-    until = datetime.fromisoformat(known[COOLDOWN][0])
+    until = clock.to_naive(datetime.fromisoformat(known[COOLDOWN][0]))
     return until, known.get(COOLDOWN_REASON, ("", until))[0]
 
 
@@ -281,8 +272,3 @@ async def set_cooldown(
 ) -> None:
     await set_capability(conn, service, COOLDOWN, until.isoformat(), now=now)
     await set_capability(conn, service, COOLDOWN_REASON, reason, now=now)
-
-
-async def clear_cooldown(conn: AsyncConnection, service: str) -> None:
-    for name in (COOLDOWN, COOLDOWN_REASON):
-        await forget_capability(conn, service, name)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sql.jobs import utcnow
+from sql import clock
 from sql.schema import guild_settings
 
 REASON_LEN = 255
@@ -58,8 +58,8 @@ async def set_discovery(
         "buckets": buckets,
         "enabled": True,
         "disabled_reason": None,
-        "discovery_set_at": utcnow(),
-        "updated_at": utcnow(),
+        "discovery_set_at": clock.naive_now(),
+        "updated_at": clock.naive_now(),
     }
     changed = await conn.execute(
         update(guild_settings).where(guild_settings.c.guild_id == guild_id).values(values)
@@ -76,7 +76,7 @@ async def disable_discovery(conn: AsyncConnection, guild_id: int, reason: str) -
     result = await conn.execute(
         update(guild_settings)
         .where(guild_settings.c.guild_id == guild_id, guild_settings.c.enabled.is_(True))
-        .values(enabled=False, disabled_reason=reason[:REASON_LEN], updated_at=utcnow())
+        .values(enabled=False, disabled_reason=reason[:REASON_LEN], updated_at=clock.naive_now())
     )
     return bool(result.rowcount)
 
@@ -114,5 +114,5 @@ async def record_post(conn: AsyncConnection, guild_id: int) -> None:
     await conn.execute(
         update(guild_settings)
         .where(guild_settings.c.guild_id == guild_id)
-        .values(posts=guild_settings.c.posts + 1, last_post_at=utcnow())
+        .values(posts=guild_settings.c.posts + 1, last_post_at=clock.naive_now())
     )

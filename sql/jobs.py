@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sql import clock
 from sql.schema import job_run, lease
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as the schema stores times."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 async def start_run(conn: AsyncConnection, job: str, holder: str) -> int:
     result = await conn.execute(
-        insert(job_run).values(job=job, holder=holder, started_at=utcnow(), outcome="running")
+        insert(job_run).values(
+            job=job, holder=holder, started_at=clock.naive_now(), outcome="running"
+        )
     )
     return int(result.inserted_primary_key[0])
 
@@ -36,7 +34,7 @@ async def finish_run(
         update(job_run)
         .where(job_run.c.id == run_id, job_run.c.outcome == "running")  # first close wins
         .values(
-            finished_at=utcnow(),
+            finished_at=clock.naive_now(),
             outcome=outcome,
             counts=json.dumps(counts, default=str) if counts else None,
             error=error[:2000] if error else None,
@@ -77,7 +75,7 @@ async def take_lease(conn: AsyncConnection, name: str, holder: str, seconds: flo
     A lease whose holder stopped renewing expires and is taken over. The conditional
     UPDATE is the arbiter: of two processes racing for an expired lease, one updates.
     """
-    now = utcnow()
+    now = clock.naive_now()
     until = now + timedelta(seconds=seconds)
     taken = await conn.execute(
         update(lease)
@@ -101,7 +99,7 @@ async def release_lease(conn: AsyncConnection, name: str, holder: str) -> None:
     await conn.execute(
         update(lease)
         .where(and_(lease.c.name == name, lease.c.holder == holder))
-        .values(expires_at=utcnow())
+        .values(expires_at=clock.naive_now())
     )
 
 
@@ -135,6 +133,6 @@ async def abandon_runs(
     result = await conn.execute(
         update(job_run)
         .where(job_run.c.holder == holder, job_run.c.outcome == "running")
-        .values(finished_at=utcnow(), outcome=outcome, error=error[:2000])
+        .values(finished_at=clock.naive_now(), outcome=outcome, error=error[:2000])
     )
     return int(result.rowcount or 0)

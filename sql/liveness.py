@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sql import jobs
+from sql import clock, jobs
 from sql.database import Database
 from sql.schema import job_run, lease
 
@@ -72,7 +72,7 @@ def _zombie(pid: int) -> bool:
 
 async def alive_names(conn: AsyncConnection, prefix: str) -> set[str]:
     """Names of the `prefix…` leases whose holder is still working."""
-    now = jobs.utcnow()
+    now = clock.naive_now()
     rows = (
         await conn.execute(
             select(lease.c.name, lease.c.holder, lease.c.expires_at).where(
@@ -139,7 +139,7 @@ async def abandon_dead_runs(conn: AsyncConnection) -> int:
             update(job_run)
             .where(job_run.c.id == run_id, job_run.c.outcome == "running")
             .values(
-                finished_at=jobs.utcnow(),
+                finished_at=clock.naive_now(),
                 outcome="abandoned",
                 error=f"abandoned: its process stopped ({holder})"[:2000],
             )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sql import clock
 from sql.schema import (
     app_state,
     cluster,
@@ -34,11 +34,6 @@ ACTIVE_KEY = "active_model"
 ASSIGNMENT_CHUNK = 5000
 
 
-def utcnow() -> datetime:
-    """Naive UTC, the way timestamps are stored."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 # --- model versions -----------------------------------------------------------------------------
 
 
@@ -51,7 +46,7 @@ async def insert_model_version(
             status="training",
             fingerprint=fingerprint,
             path=path,
-            created_at=utcnow(),
+            created_at=clock.naive_now(),
         )
     )
 
@@ -64,7 +59,7 @@ async def finish_model_version(
     meta: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
-    values: dict[str, Any] = {"status": status, "finished_at": utcnow()}
+    values: dict[str, Any] = {"status": status, "finished_at": clock.naive_now()}
     if meta is not None:
         values["meta"] = json.dumps(meta, default=str)
     if error is not None:
@@ -107,7 +102,7 @@ async def active_version(conn: AsyncConnection) -> str | None:
 
 async def set_active_version(conn: AsyncConnection, version: str) -> None:
     """Switch serving to `version` in one statement."""
-    values = {"key": ACTIVE_KEY, "value": version, "updated_at": utcnow()}
+    values = {"key": ACTIVE_KEY, "value": version, "updated_at": clock.naive_now()}
     if conn.dialect.name == "sqlite":
         stmt = sqlite.insert(app_state).values(values)
         stmt = stmt.on_conflict_do_update(
@@ -213,7 +208,7 @@ async def log_recommendations(
     rows: Iterable[dict[str, Any]],
 ) -> int:
     """Rows of guild_id, user_id, input_track_id, pick_track_id, bucket, strategy."""
-    now = utcnow()
+    now = clock.naive_now()
     shaped = [
         (
             r.get("guild_id"),

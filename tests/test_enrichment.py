@@ -9,16 +9,19 @@ import math
 import os
 import sys
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from pipeline import reccobeats
 from pipeline.enrichment import enrich
 from pipeline.reccobeats import ReccoBeatsClient
+from pipeline.spotify import client as spotify_client
 from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.errors import SpotifyCoolingDown
-from pipeline.spotify.state import DatabaseState
+from pipeline.webapi import DatabaseState
 from sql import catalogue
 from sql import enrichment_state as state
 from sql.database import Database
@@ -90,23 +93,29 @@ async def services(
 async def clients(db: Database, sp: FakeSpotify, rb: FakeReccoBeats, rate=3000.0, **extra):
     async with (
         SpotifyClient(
+            replace(
+                spotify_client.API,
+                base_url=sp.api_url,
+                requests_per_second=rate,
+                concurrency=8,
+                timeout=1.0,
+                max_attempts=4,
+                backoff_initial=0.01,
+            ),
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
-            api_url=sp.api_url,
             accounts_url=sp.accounts_url,
-            requests_per_second=rate,
-            concurrency=8,
-            timeout=1.0,
-            max_attempts=4,
-            backoff_initial=0.01,
             state=DatabaseState(db, "spotify"),
             **extra,
         ) as spotify,
         ReccoBeatsClient(
-            base_url=rb.url,
-            requests_per_second=rate,
-            timeout=1.0,
-            backoff_initial=0.01,
+            replace(
+                reccobeats.API,
+                base_url=rb.url,
+                requests_per_second=rate,
+                timeout=1.0,
+                backoff_initial=0.01,
+            ),
             state=DatabaseState(db, "reccobeats"),
         ) as recco,
     ):
@@ -169,9 +178,9 @@ async def check_everything_settled(db: Database, u: Universe, broken: set[str], 
 
 
 def _now():
-    from pipeline.spotify.state import naive, utcnow
+    from sql import clock
 
-    return naive(utcnow())
+    return clock.naive_now()
 
 
 async def _enrich_10k(db: Database, tier: str) -> None:
@@ -370,7 +379,9 @@ async def test_catalogue_only_mode_still_gets_features_from_reccobeats(db: Datab
     u = make_universe(100, seed=4)
     await load(db, u)
     async with services(u, "development") as (sp, rb):
-        async with ReccoBeatsClient(base_url=rb.url, requests_per_second=500) as recco:
+        async with ReccoBeatsClient(
+            replace(reccobeats.API, base_url=rb.url, requests_per_second=500)
+        ) as recco:
             summary = await enrich(db, spotify=None, reccobeats=recco)
         assert sp.requests == 0
     assert summary.types["tracks"].skipped == "no Spotify credentials: catalogue-only mode"

@@ -21,9 +21,8 @@ import pytest
 
 from bot.scheduler import LEASE, BotScheduler, GlobalJob
 from bot.services.jobs import holder_id
-from sql import jobs
+from sql import clock, jobs
 from sql.database import Database
-from sql.jobs import utcnow
 from tests.conftest import ROOT, clear_mysql
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec
 from tests.job_helpers import per_period, recorded_runs, ticker, until
@@ -148,7 +147,7 @@ async def test_two_bot_processes_run_each_global_job_once_per_period(
             survivor = next(b for b in bots if b is not leader)
             leader.send_signal(signal.SIGKILL)  # no goodbye: the lease must expire
             await leader.wait()
-            killed_at = utcnow()
+            killed_at = clock.naive_now()
             survivor_ran = partial(_each_job_ran, mariadb, f":{survivor.pid}:", killed_at)
             await until(survivor_ran, 120, "a run of every global job by the survivor")
         finally:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import pytest
 
+from pipeline import reccobeats
 from pipeline.lookup import NotOnSpotify, lookup_artist, lookup_track
 from pipeline.reccobeats import ReccoBeatsClient
 from pipeline.resolver import TrackNotFound, resolve, resolve_track
-from pipeline.spotify.client import SpotifyClient
+from pipeline.spotify.client import API, SpotifyClient
 from pipeline.spotify.errors import SpotifyCoolingDown, SpotifyNotConfigured
-from pipeline.spotify.state import DatabaseState
+from pipeline.webapi import DatabaseState
 from sql import catalogue
 from sql import enrichment_state as state
 from sql.database import Database
@@ -40,15 +42,15 @@ async def online(db: Database, tier: str, **fake):
         FakeSpotify(U, tier=tier, **fake) as sp,
         FakeReccoBeats(U) as rb,
         SpotifyClient(
+            replace(API, base_url=sp.api_url, requests_per_second=500, backoff_initial=0.01),
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
-            api_url=sp.api_url,
             accounts_url=sp.accounts_url,
-            requests_per_second=500,
-            backoff_initial=0.01,
             state=DatabaseState(db, "spotify"),
         ) as spotify,
-        ReccoBeatsClient(base_url=rb.url, requests_per_second=500) as recco,
+        ReccoBeatsClient(
+            replace(reccobeats.API, base_url=rb.url, requests_per_second=500)
+        ) as recco,
     ):
         yield sp, rb, spotify, recco
 

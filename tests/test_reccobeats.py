@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
-from pipeline.reccobeats import ReccoBeatsClient, ReccoBeatsCoolingDown, ReccoBeatsError, spotify_id
+from pipeline.reccobeats import (
+    API,
+    BATCH,
+    ReccoBeatsClient,
+    ReccoBeatsCoolingDown,
+    ReccoBeatsError,
+    spotify_id,
+)
 from tests.fakes.reccobeats import FakeReccoBeats
 from tests.fakes.spotify import Faults, make_universe
 
@@ -12,14 +22,14 @@ U = make_universe(200)
 TRACKS = list(U.tracks)
 
 
-def client(fake: FakeReccoBeats, **overrides) -> ReccoBeatsClient:
+def client(fake: FakeReccoBeats, *, batch_size: int = BATCH, **config: Any) -> ReccoBeatsClient:
     values = {
         "base_url": fake.url,
         "requests_per_second": 200.0,
         "backoff_initial": 0.01,
         "timeout": 0.5,
     }
-    return ReccoBeatsClient(**{**values, **overrides})
+    return ReccoBeatsClient(replace(API, **{**values, **config}), batch_size=batch_size)
 
 
 async def test_matches_back_through_href_and_omits_unknown() -> None:

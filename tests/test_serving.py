@@ -38,7 +38,7 @@ from recommender.serving import (
     song_key,
 )
 from sql import catalogue as store
-from sql import models, picks
+from sql import clock, models, picks
 from sql.database import Database
 from sql.migrate import init_schema
 from tests.conftest import MYSQL_URL, _drop_mysql, clear_mysql, in_fresh_loop
@@ -284,7 +284,7 @@ async def test_picks_can_be_limited_to_one_bucket(trained: Trained) -> None:
 
 
 async def test_no_repeat_within_the_guild_window(trained: Trained) -> None:
-    old = models.utcnow() - timedelta(days=30)
+    old = clock.naive_now() - timedelta(days=30)
     async with trained.db.transaction() as conn:
         await models.log_recommendations(
             conn,
@@ -334,7 +334,7 @@ async def test_recommend_service_resolves_links_and_logs(trained: Trained) -> No
     assert result.track.track_id == ORIGINAL and len(result.picks) == 4
     async with trained.db.connection() as conn:
         logged = await picks.recently_recommended(
-            conn, 77, [p.track_id for p in result.picks], models.utcnow() - timedelta(hours=1)
+            conn, 77, [p.track_id for p in result.picks], clock.naive_now() - timedelta(hours=1)
         )
     assert logged == {p.track_id for p in result.picks}
     by_name = await recommend_service.recommend(

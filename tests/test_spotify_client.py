@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from pipeline.spotify.client import SpotifyClient
+from pipeline.spotify.client import API, SpotifyClient
 from pipeline.spotify.errors import (
     SpotifyAuthError,
     SpotifyCoolingDown,
     SpotifyForbidden,
     SpotifyUnavailable,
 )
-from pipeline.spotify.state import DatabaseState, MemoryState
+from pipeline.webapi import DatabaseState, MemoryState, ServiceState
 from sql.database import Database
 from tests.fakes.spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify, Faults, make_universe
 
@@ -24,19 +27,30 @@ TRACKS = list(U.tracks)
 ARTISTS = list(U.artists)
 
 
-def client(fake: FakeSpotify, **overrides) -> SpotifyClient:
+def client(
+    fake: FakeSpotify,
+    *,
+    client_secret: str = CLIENT_SECRET,
+    recheck_days: float = 7.0,
+    state: ServiceState | None = None,
+    **config: Any,
+) -> SpotifyClient:
     values = {
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "api_url": fake.api_url,
-        "accounts_url": fake.accounts_url,
+        "base_url": fake.api_url,
         "requests_per_second": 500.0,
         "concurrency": 4,
         "backoff_initial": 0.01,
         "timeout": 0.5,
         "max_attempts": 4,
     }
-    return SpotifyClient(**{**values, **overrides})
+    return SpotifyClient(
+        replace(API, **{**values, **config}),
+        client_id=CLIENT_ID,
+        client_secret=client_secret,
+        accounts_url=fake.accounts_url,
+        recheck_days=recheck_days,
+        state=state,
+    )
 
 
 async def test_extended_tier_uses_batches_and_learns_fields() -> None:
@@ -158,6 +172,20 @@ async def test_long_retry_after_stops_and_persists(db: Database) -> None:
             async with client(fake, state=state):  # the next run refuses early
                 pass
         assert fake.requests == sent == 2
+
+
+async def test_status_shows_a_persisted_stop(db: Database) -> None:
+    from bot.services.status import status
+
+    until = datetime.now(UTC) + timedelta(hours=2)
+    await DatabaseState(db, "spotify").stop_until(until, "QUOTA_EXCEEDED")
+    shown = (await status(db, spotify_configured=True))["spotify"]
+    assert (
+        shown
+        == f"access not probed yet; cooling down until {until:%Y-%m-%d %H:%M} UTC (QUOTA_EXCEEDED)"
+    )
+    stop = await DatabaseState(db, "spotify").cooldown()
+    assert stop is not None and stop[0] == until and stop[1] == "QUOTA_EXCEEDED"
 
 
 async def test_quota_exceeded_stops_at_once() -> None:

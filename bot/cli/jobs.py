@@ -4,7 +4,7 @@ recorded like a scheduled run."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
+from sql import clock
 from sql.errors import TuneclusterError
 
 if TYPE_CHECKING:  # the services load only for the command that needs them
@@ -47,7 +48,7 @@ def jobs_command(
             runs = await jobs.runs(conn, job, limit) if job else await jobs.last_runs(conn, 50)
             holder = await jobs.lease_holder(conn, LEASE)
             rows = await guilds.discovery_guilds(conn, enabled_only=False)
-        now = datetime.now(UTC)
+        now = clock.aware_now()
         return {
             "runs": runs,
             "lease": _lease(holder, now),
@@ -58,11 +59,9 @@ def jobs_command(
 
 
 def _lease(holder: tuple[str, datetime] | None, now: datetime) -> dict[str, Any] | None:
-    from bot.services.discovery import aware
-
     if holder is None:
         return None
-    return {"holder": holder[0], "expires_at": holder[1], "live": aware(holder[1]) > now}
+    return {"holder": holder[0], "expires_at": holder[1], "live": clock.to_aware(holder[1]) > now}
 
 
 def _schedule(row: dict[str, Any], now: datetime) -> dict[str, Any]:

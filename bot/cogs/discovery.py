@@ -6,7 +6,7 @@ Thin: parse, defer, call `bot.services.discovery`, update the scheduler, format.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import discord
 from discord import app_commands
@@ -19,6 +19,7 @@ from bot.scheduler import to_log_channel
 from bot.services import discovery as service
 from recommender import taxonomy
 from recommender.taxonomy import display
+from sql import clock
 from sql.errors import TuneclusterError
 
 log = logging.getLogger("tunecluster.bot")
@@ -134,7 +135,7 @@ class Discovery(
     async def off(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
-        when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        when = f"{clock.aware_now():%Y-%m-%d %H:%M} UTC"
         was_on = await service.turn_off(
             self.bot.context.db,
             interaction.guild_id,
@@ -192,7 +193,7 @@ class Discovery(
             next_post = scheduler.next_post(interaction.guild_id) if scheduler else None
             schedule = service.Schedule.from_row(row)
             if next_post is None and schedule is not None:
-                next_post = schedule.next_slot(datetime.now(UTC))
+                next_post = schedule.next_slot(clock.aware_now())
         await interaction.followup.send(
             embed=settings_embed(row, next_slot=next_post), ephemeral=True
         )
@@ -201,7 +202,7 @@ class Discovery(
         if self.bot.scheduler is not None:
             return self.bot.scheduler.schedule_guild(row)
         schedule = service.Schedule.from_row(row)
-        return schedule.next_slot(datetime.now(UTC)) if schedule else None
+        return schedule.next_slot(clock.aware_now()) if schedule else None
 
 
 async def setup(bot: TuneclusterBot) -> None:

@@ -10,7 +10,7 @@ from bot.services.retrain import Retrainer
 from bot.settings import Settings
 from pipeline.reccobeats import ReccoBeatsClient
 from pipeline.spotify.client import SpotifyClient
-from pipeline.spotify.errors import SpotifyCoolingDown
+from pipeline.webapi import CoolingDown
 from recommender.serving import Recommender
 from recommender.store import StoreConfig, open_store
 from recommender.versions import recover
@@ -42,7 +42,7 @@ class AppContext:
                 continue
             try:
                 await client.open()
-            except SpotifyCoolingDown as pause:
+            except CoolingDown as pause:  # Spotify's or ReccoBeats'
                 log.warning("%s", pause)
             except Exception as error:  # a database outage while reading the cool-down
                 log.warning("could not read the state of %r: %s", client, error)

@@ -32,8 +32,8 @@ from bot.services.jobs import JobOutcome, one_line, recorded
 from recommender import discovery as picking
 from recommender.serving import song_key
 from recommender.taxonomy import display
+from sql import clock, guilds, models
 from sql import discovery as reads
-from sql import guilds, models
 from sql.database import Database
 from sql.errors import TuneclusterError
 
@@ -162,7 +162,7 @@ class Schedule:
         """The latest slot in [max(now - grace, since), now], if any (aware, UTC)."""
         start = now - grace
         if since is not None:
-            start = max(start, aware(since))
+            start = max(start, clock.to_aware(since))
         slot = self.next_slot(start)
         if slot is None or slot > now:
             return None
@@ -177,15 +177,6 @@ class Schedule:
             else ""
         )
         return f"{self.every}{day} at {self.at} ({self.timezone})"
-
-
-def aware(moment: datetime) -> datetime:
-    """The database's naive UTC as an aware datetime."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 # --- setting it up -------------------------------------------------------------------------------
@@ -211,7 +202,7 @@ async def configure(
     zone = parse_timezone(timezone)
     chosen = parse_buckets(buckets, known_buckets)
     if every == "weekly" and weekday is None:  # this weekday, where the guild lives
-        weekday = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).weekday()
+        weekday = (now or clock.aware_now()).astimezone(ZoneInfo(zone)).weekday()
     if weekday is not None and not 0 <= weekday <= 6:
         raise DiscoveryError("weekday must be 0 (Monday) to 6 (Sunday)")
     async with db.transaction() as conn:
@@ -290,10 +281,10 @@ async def prepare(
 ) -> DiscoveryPost:
     """Pick one unseen track per bucket of this post (nothing is written)."""
     rng = rng or np.random.default_rng()
-    now = now or datetime.now(UTC)
+    now = now or clock.aware_now()
     guild_id = row["guild_id"]
     chosen = [b for b in (row.get("buckets") or "").split(",") if b]
-    since = naive(now - timedelta(days=no_repeat_days)) if no_repeat_days > 0 else None
+    since = clock.to_naive(now - timedelta(days=no_repeat_days)) if no_repeat_days > 0 else None
     async with db.connection() as conn:
         version = await models.active_version(conn)
         if version is None:
@@ -302,7 +293,9 @@ async def prepare(
         demand = (
             []
             if chosen
-            else await reads.bucket_demand(conn, guild_id, naive(now - timedelta(days=DEMAND_DAYS)))
+            else await reads.bucket_demand(
+                conn, guild_id, clock.to_naive(now - timedelta(days=DEMAND_DAYS))
+            )
         )
         buckets, unmodelled = picking.choose_buckets(
             chosen, [b for b, _ in demand], picking.modelled_order(sizes), row.get("posts") or 0
@@ -358,7 +351,7 @@ async def post_now(
     try:
         post.message_id = await deliver(post, cards)
     except ChannelLost as lost:
-        reason = f"{lost} (turned off {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
+        reason = f"{lost} (turned off {clock.aware_now():%Y-%m-%d %H:%M} UTC)"
         await turn_off(db, guild_id, reason)
         log.warning("discovery in guild %s turned off: %s", guild_id, reason)
         raise ChannelLost(reason) from None
@@ -387,7 +380,7 @@ def due_slot_of(
     if schedule is None:
         return None
     slot = schedule.due_slot(now, since=row.get("discovery_set_at"), grace=grace)
-    if slot is None or (row.get("last_slot") and aware(row["last_slot"]) >= slot):
+    if slot is None or (row.get("last_slot") and clock.to_aware(row["last_slot"]) >= slot):
         return None
     return slot
 
@@ -399,7 +392,7 @@ async def claim_due(
     it); None when none is due or another caller (process, catch-up, cron) was first."""
     row = await guilds.get_guild(conn, guild_id)
     slot = due_slot_of(row, now, grace)
-    if slot is None or not await guilds.claim_slot(conn, guild_id, naive(slot)):
+    if slot is None or not await guilds.claim_slot(conn, guild_id, clock.to_naive(slot)):
         return None
     return slot, row["last_slot"]  # a due slot means the row exists
 
@@ -407,7 +400,7 @@ async def claim_due(
 async def _give_back(db: Database, guild_id: int, slot: datetime, before: datetime | None) -> None:
     try:
         async with db.transaction() as conn:
-            await guilds.release_slot(conn, guild_id, naive(slot), before)
+            await guilds.release_slot(conn, guild_id, clock.to_naive(slot), before)
     except Exception as error:  # the database is the trouble: the slot stays taken
         log.warning("guild %s: slot %s not given back: %s", guild_id, slot, one_line(error))
 
@@ -422,13 +415,12 @@ async def scheduled_post(
     now: datetime | None = None,
     grace: timedelta = GRACE,
 ) -> JobOutcome | None:
-    """Post the guild's due slot once, recorded as a `discovery` run; None when no slot
-    is due or it was taken. The slot is claimed in the transaction that records the run
-    start, before posting: a slot is posted at most once. A failure before anything was
-    sent (picking, reading the catalogue) gives the slot back, so the next reconcile
-    (every minute, within the grace) tries again; a failed delivery does not, since
-    Discord may have posted it all the same."""
-    now = now or datetime.now(UTC)
+    """Post the guild's due slot once, recorded as a `discovery` run; None when none is due
+    or it was taken. The slot is claimed in the run's start transaction, before posting, so
+    it is posted at most once. A failure before anything was sent (picking, reading the
+    catalogue) gives it back for the next reconcile (every minute, within the grace); a
+    failed delivery does not, since Discord may have posted it all the same."""
+    now = now or clock.aware_now()
     claimed: list[tuple[datetime, datetime | None]] = []
 
     async def gate(conn: AsyncConnection) -> bool:

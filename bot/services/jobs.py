@@ -32,7 +32,7 @@ from pipeline.enrichment import enrich
 from pipeline.importers import FORMATS, import_dataset
 from pipeline.importers.writing import record_files
 from recommender import taxonomy as taxonomies
-from sql import frames, jobs, liveness, models
+from sql import clock, frames, jobs, liveness, models
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.liveness import holder_id as holder_id  # re-exported: the callers' name for it
@@ -249,7 +249,7 @@ def _watch_row(name: str, size: int, status: str, detail: str) -> dict[str, Any]
         "status": status,
         "rows_read": None,
         "detail": detail[:2000],
-        "finished_at": jobs.utcnow(),
+        "finished_at": clock.naive_now(),
     }
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.services.train import TrainReport, TrainSettings, train
+from sql import clock
 from sql.database import Database
 from sql.errors import TuneclusterError
 
@@ -33,7 +34,7 @@ class Retrainer:
         if self.running:
             since = self.started_at.strftime("%H:%M UTC") if self.started_at else "earlier"
             raise TrainingBusy(f"a retraining is already running (since {since}); wait for it")
-        self.started_at = datetime.now(UTC)
+        self.started_at = clock.aware_now()
         self.task = asyncio.create_task(train(db, config), name="retrain")
         return self.task
 

@@ -3,11 +3,11 @@ what the background jobs last did, and what Spotify allows this app right now.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pipeline.spotify.client import BATCH
-from sql import catalogue, jobs, models
+from sql import catalogue, clock, jobs, models
 from sql import enrichment_state as state
 from sql.database import Database
 
@@ -40,7 +40,7 @@ def _model(row: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _age(since: datetime) -> str:
-    seconds = (datetime.now(UTC).replace(tzinfo=None) - since).total_seconds()
+    seconds = (clock.naive_now() - since).total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{seconds / size:.0f} {unit}"
@@ -58,6 +58,6 @@ def _spotify(
         if f"{kind}.mode" in learned
     ]
     tier = ", ".join(modes) if modes else "access not probed yet"
-    if pause and pause[0] > datetime.now(UTC).replace(tzinfo=None):
+    if pause and pause[0] > clock.naive_now():
         return f"{tier}; cooling down until {pause[0]:%Y-%m-%d %H:%M} UTC ({pause[1]})"
     return tier

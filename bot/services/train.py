@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from recommender.training import (
     prepare,
     training_fingerprint,
 )
-from sql import frames, jobs, liveness, models
+from sql import clock, frames, jobs, liveness, models
 from sql import reactions as reaction_store
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -288,7 +287,7 @@ def _meta(
 ) -> dict[str, Any]:
     return {
         "version": version,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_at": clock.aware_now().isoformat(timespec="seconds"),
         "fingerprint": fingerprint,
         "features": data.plan.to_dict(),
         "taxonomy": {"source": taxonomy.source, "buckets": list(taxonomy.all_buckets)},

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pipeline.importers.report import ImportReport
-from sql import catalogue
+from sql import catalogue, clock
 from sql.database import Database
 from sql.normalize import clip_name
 from sql.schema import (
@@ -248,7 +247,7 @@ def source_file_rows(
     kind: str, files: dict[str, int], detail: str, status: str = "done"
 ) -> list[Row]:
     """One `source_file` row per file read (name: kind and absolute path)."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = clock.naive_now()
     return [
         {
             "name": f"{kind}:{Path(path).resolve()}"[:255],

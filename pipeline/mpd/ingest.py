@@ -25,7 +25,6 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from itertools import compress
 from pathlib import Path
@@ -37,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pipeline.mpd.parse import parse_slice, start_worker
 from pipeline.mpd.slice_data import SliceData, entry_rows
+from sql import clock
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.normalize import clip_name, norm_name
@@ -416,7 +416,7 @@ async def _write_playlists(
 
 
 async def _record(conn: AsyncConnection, data: SliceData, status: str, detail: str) -> None:
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = clock.naive_now()
     row = (data.name[:255], KIND, data.size, status, data.entries_read, detail, now)
     await upsert(
         conn,

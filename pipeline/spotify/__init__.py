@@ -1,5 +1,7 @@
-"""The Spotify Web API side: tokens, the shared pace and cool-down, the adaptive client,
-shapes → catalogue rows, and the one-line errors the bot shows (see docs/spotify.md)."""
+"""The Spotify Web API's own side: client-credentials tokens, the adaptive client,
+shapes → catalogue rows, and the one-line errors the bot shows (see docs/spotify.md).
+The plumbing it shares with other services (transport, pace, session, state) is in
+`pipeline.webapi`."""
 
 from pipeline.spotify.client import SpotifyClient
 from pipeline.spotify.errors import (
@@ -10,11 +12,8 @@ from pipeline.spotify.errors import (
     SpotifyNotConfigured,
     SpotifyUnavailable,
 )
-from pipeline.spotify.state import DatabaseState, MemoryState
 
 __all__ = [
-    "DatabaseState",
-    "MemoryState",
     "SpotifyAuthError",
     "SpotifyClient",
     "SpotifyCoolingDown",

@@ -15,23 +15,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import aiohttp
 
 from pipeline.spotify import shapes
 from pipeline.spotify.auth import Credentials, TokenProvider
 from pipeline.spotify.errors import (
+    ERRORS,
     SpotifyAuthError,
+    SpotifyBadRequest,
     SpotifyCoolingDown,
     SpotifyError,
     SpotifyForbidden,
     SpotifyUnavailable,
 )
-from pipeline.spotify.limits import RateGate
-from pipeline.spotify.session import SessionClient
-from pipeline.spotify.state import MemoryState, ServiceState, utcnow
-from pipeline.spotify.transport import BadRequest, Transport
+from pipeline.webapi import ApiConfig, ClientStats, ServiceErrors, ServiceState, SessionClient
+from sql import clock
 
 Kind = Literal["tracks", "artists", "albums", "audio_features"]
 Mode = Literal["batch", "single", "forbidden"]
@@ -47,79 +47,58 @@ OPTIONAL_FIELDS = {
     "artists": ("popularity", "followers"),
     "albums": ("popularity", "label"),
 }
-SERVICE = "spotify"
 ISOLATE_GIVE_UP = 3
+API = ApiConfig("https://api.spotify.com/v1", requests_per_second=3.0, concurrency=4)
+ACCOUNTS_URL = "https://accounts.spotify.com"
 Result = dict[str, dict | None]  # a value may also be a SpotifyError (that id failed)
 Outcome = Result | SpotifyError
 
 
 class SpotifyClient(SessionClient):
-    """Async Web API client; `async with SpotifyClient(...) as spotify: ...`."""
+    """Async Web API client; `async with SpotifyClient(config, client_id=..., ...) as
+    spotify: ...` (`config` defaults to `API`)."""
+
+    service: ClassVar[str] = "Spotify"
+    errors: ClassVar[ServiceErrors] = ERRORS
 
     def __init__(
         self,
+        config: ApiConfig = API,
         *,
         client_id: str,
         client_secret: str,
-        api_url: str = "https://api.spotify.com/v1",
-        accounts_url: str = "https://accounts.spotify.com",
-        requests_per_second: float = 3.0,
-        concurrency: int = 4,
-        cooldown_cap_seconds: float = 300.0,
-        timeout: float = 15.0,
-        max_attempts: int = 5,
-        backoff_initial: float = 0.5,
+        accounts_url: str = ACCOUNTS_URL,
         recheck_days: float = 7.0,
         state: ServiceState | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        super().__init__(session)
+        super().__init__(config, state=state, session=session)
         self._credentials = Credentials(client_id, client_secret)
-        self._api_url = api_url
         self._accounts_url = accounts_url
-        self._timeout = timeout
-        self._max_attempts = max_attempts
-        self._backoff = backoff_initial
-        self._cap = cooldown_cap_seconds
+        self._tokens: TokenProvider | None = None
         self.recheck = timedelta(days=recheck_days)
-        self.state = state or MemoryState()
-        self.gate = RateGate(requests_per_second, concurrency)
-        self.concurrency = concurrency
         self._modes: dict[str, Mode] | None = None
         self._fields: dict[str, str] = {}
         self._probe_locks = {kind: asyncio.Lock() for kind in BATCH}
 
     def __repr__(self) -> str:
-        return f"SpotifyClient({self._api_url!r}, {self._credentials!r})"
+        return f"SpotifyClient({self.config.base_url!r}, {self._credentials!r})"
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def _make_transport(self, session: aiohttp.ClientSession) -> Transport:
-        auth = TokenProvider(
+    def _auth(self, session: aiohttp.ClientSession) -> TokenProvider:
+        self._tokens = TokenProvider(
             session,
             self._accounts_url,
             self._credentials,
-            timeout=self._timeout,
-            max_attempts=self._max_attempts,
-            backoff_initial=self._backoff,
+            timeout=self.config.timeout,
+            max_attempts=self.config.max_attempts,
+            backoff_initial=self.config.backoff_initial,
         )
-        return Transport(
-            session,
-            self._api_url,
-            self.gate,
-            service="Spotify",
-            auth=auth,
-            state=self.state,
-            timeout=self._timeout,
-            max_attempts=self._max_attempts,
-            backoff_initial=self._backoff,
-            cooldown_cap=self._cap,
-        )
+        return self._tokens
 
-    def stats(self) -> dict[str, Any]:
-        out = self.transport.stats.as_dict(self.gate.waited, self.gate.cooldown.total)
-        out["tokens"] = self.transport.auth.fetched if self.transport.auth else 0
-        return out
+    def stats(self) -> ClientStats:
+        return {**super().stats(), "tokens": self._tokens.fetched if self._tokens else 0}
 
     # --- what this app may do ------------------------------------------------------------------
 
@@ -127,7 +106,7 @@ class SpotifyClient(SessionClient):
         """The known mode per entity type (missing or stale entries are unknown)."""
         if self._modes is None:
             known = await self.state.capabilities()
-            now = utcnow()
+            now = clock.aware_now()
             self._modes = {}
             for kind in BATCH:
                 value, learned = known.get(f"{kind}.mode", (None, None))
@@ -209,7 +188,7 @@ class SpotifyClient(SessionClient):
         size = BATCH[kind] if mode == "batch" else 1
         chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
         async for chunk, outcome in _bounded(
-            chunks, lambda c: self._unit(kind, c), self.concurrency * 2
+            chunks, lambda c: self._unit(kind, c), self.config.concurrency * 2
         ):
             yield chunk, outcome
 
@@ -306,7 +285,7 @@ class SpotifyClient(SessionClient):
                 endpoint=PATH[kind],
                 valid=lambda b: b is None or shapes.is_entity(b),
             )
-        except BadRequest:  # Spotify's "invalid id"
+        except SpotifyBadRequest:  # Spotify's "invalid id"
             body = None
         await self._learn_fields(kind, [body])
         return {one: body}

@@ -1,17 +1,17 @@
 """The one-line failures the Spotify side raises; the bot shows them to members as-is.
 
-Messages never hold a secret: no client secret, access token or Authorization header
-(see `pipeline.spotify.auth.redact`).
+Each is a `SpotifyError` and, where it has one, of its neutral kind in
+`pipeline.webapi.errors` (`SpotifyCoolingDown` is a `CoolingDown`...). Messages never hold
+a secret: no client secret, access token or Authorization header (see
+`pipeline.spotify.auth.redact`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from sql.errors import TuneclusterError
+from pipeline.webapi import errors as web
 
 
-class SpotifyError(TuneclusterError):
+class SpotifyError(web.WebApiError):
     """Spotify could not answer what was asked."""
 
 
@@ -23,32 +23,34 @@ class SpotifyNotConfigured(SpotifyError):
         super().__init__(f"{prefix}no Spotify credentials: catalogue-only mode")
 
 
-class SpotifyCoolingDown(SpotifyError):
+class SpotifyCoolingDown(web.CoolingDown, SpotifyError):
     """Spotify asked us to stop (a long Retry-After or a used-up quota) until `until`."""
 
     service = "Spotify"
 
-    def __init__(self, until: datetime, reason: str = "") -> None:
-        self.until = until
-        shown = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        because = f" ({reason})" if reason else ""
-        super().__init__(f"{self.service} cooling down until {shown}{because}")
 
-
-class SpotifyAuthError(SpotifyError):
+class SpotifyAuthError(web.AuthFailed, SpotifyError):
     """The accounts service refused the credentials or could not be reached."""
 
 
-class SpotifyForbidden(SpotifyError):
+class SpotifyForbidden(web.Forbidden, SpotifyError):
     """403: this app may not use the endpoint (permanent for the app)."""
 
     service = "Spotify"
 
-    def __init__(self, endpoint: str, message: str = "") -> None:
-        self.endpoint = endpoint
-        detail = f": {message}" if message else ""
-        super().__init__(f"{self.service} refuses {endpoint} for this app (403{detail})")
 
-
-class SpotifyUnavailable(SpotifyError):
+class SpotifyUnavailable(web.Unavailable, SpotifyError):
     """5xx, timeouts or malformed bodies after every allowed attempt."""
+
+
+class SpotifyBadRequest(web.BadRequest, SpotifyError):
+    """400: the request itself is wrong, usually a malformed id."""
+
+
+ERRORS = web.ServiceErrors(
+    forbidden=SpotifyForbidden,
+    cooling=SpotifyCoolingDown,
+    unavailable=SpotifyUnavailable,
+    auth=SpotifyAuthError,
+    bad_request=SpotifyBadRequest,
+)

@@ -4,30 +4,16 @@ in the database (`api_capability`) for the command line and the bot."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
-from sql import enrichment_state
+from sql import clock, enrichment_state
 from sql.database import Database
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def naive(moment: datetime) -> datetime:
-    """The database's form: UTC without tzinfo."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class ServiceState(Protocol):
     async def capabilities(self) -> dict[str, tuple[str, datetime]]: ...
     async def learn(self, name: str, value: str) -> None: ...
-    async def forget(self, name: str) -> None: ...
     async def cooldown(self) -> tuple[datetime, str] | None: ...
     async def stop_until(self, until: datetime, reason: str) -> None: ...
 
@@ -43,10 +29,7 @@ class MemoryState:
         return dict(self.known)
 
     async def learn(self, name: str, value: str) -> None:
-        self.known[name] = (value, utcnow())
-
-    async def forget(self, name: str) -> None:
-        self.known.pop(name, None)
+        self.known[name] = (value, clock.aware_now())
 
     async def cooldown(self) -> tuple[datetime, str] | None:
         return self.stopped
@@ -66,7 +49,7 @@ class DatabaseState:
         async with self.db.connection() as conn:
             known = await enrichment_state.capabilities(conn, self.service)
         return {
-            name: (value, aware(learned))
+            name: (value, clock.to_aware(learned))
             for name, (value, learned) in known.items()
             if name not in (enrichment_state.COOLDOWN, enrichment_state.COOLDOWN_REASON)
         }
@@ -74,20 +57,16 @@ class DatabaseState:
     async def learn(self, name: str, value: str) -> None:
         async with self.db.transaction() as conn:
             await enrichment_state.set_capability(
-                conn, self.service, name, value, now=naive(utcnow())
+                conn, self.service, name, value, now=clock.naive_now()
             )
-
-    async def forget(self, name: str) -> None:
-        async with self.db.transaction() as conn:
-            await enrichment_state.forget_capability(conn, self.service, name)
 
     async def cooldown(self) -> tuple[datetime, str] | None:
         async with self.db.connection() as conn:
             found = await enrichment_state.cooldown(conn, self.service)
-        return (aware(found[0]), found[1]) if found else None
+        return (clock.to_aware(found[0]), found[1]) if found else None
 
     async def stop_until(self, until: datetime, reason: str) -> None:
         async with self.db.transaction() as conn:
             await enrichment_state.set_cooldown(
-                conn, self.service, aware(until), reason, now=naive(utcnow())
+                conn, self.service, clock.to_aware(until), reason, now=clock.naive_now()
             )

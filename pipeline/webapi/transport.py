@@ -3,7 +3,8 @@
 used-up quota), 5xx / timeouts / malformed bodies retried with bounded exponential
 backoff (tenacity), 403 raised as permanent, 404 returned as None.
 
-Used by the Spotify client and, without a token, by the ReccoBeats client.
+Neutral: the service's name, its error types and its token (if any) are handed in, so
+the Spotify client and, without a token, the ReccoBeats client share it.
 """
 
 from __future__ import annotations
@@ -11,104 +12,70 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential,
     wait_random,
 )
 
-from pipeline.spotify.auth import TokenProvider
-from pipeline.spotify.errors import (
-    SpotifyAuthError,
-    SpotifyCoolingDown,
-    SpotifyError,
-    SpotifyForbidden,
-    SpotifyUnavailable,
-)
-from pipeline.spotify.limits import RateGate
-from pipeline.spotify.state import MemoryState, ServiceState, utcnow
+from pipeline.webapi.config import ApiConfig
+from pipeline.webapi.errors import ServiceErrors
+from pipeline.webapi.limits import RateGate
+from pipeline.webapi.state import MemoryState, ServiceState
+from pipeline.webapi.stats import RequestCounts
+from sql import clock
 
 log = logging.getLogger("tunecluster.http")
 MAX_THROTTLES = 20  # 429s under the cap one request sits out before giving up
 
 
-@dataclass(frozen=True)
-class Errors:
-    """The one-line error types a service raises (Spotify's, ReccoBeats'...)."""
+class BearerAuth(Protocol):
+    """A source of bearer tokens (Spotify's `TokenProvider`)."""
 
-    forbidden: type[SpotifyForbidden] = SpotifyForbidden
-    cooling: type[SpotifyCoolingDown] = SpotifyCoolingDown
-    unavailable: type[SpotifyError] = SpotifyUnavailable
-    auth: type[SpotifyError] = SpotifyAuthError
-
-
-class BadRequest(SpotifyError):
-    """400: the request itself is wrong (for Spotify, usually a malformed id)."""
+    async def token(self) -> str: ...
+    def invalidate(self, token: str) -> None: ...
+    def redact(self, text: str) -> str: ...
 
 
 class _Transient(Exception):
     """Worth another attempt: 5xx, a timeout, a broken connection, a malformed body."""
 
 
-@dataclass
-class Stats:
-    """What the requests cost: per endpoint, throttles, retries, waits."""
-
-    requests: Counter = field(default_factory=Counter)
-    throttled: int = 0
-    retried: int = 0
-
-    def as_dict(self, waited: float, paused: float = 0.0) -> dict[str, Any]:
-        return {
-            "requests": sum(self.requests.values()),
-            "requests_per_endpoint": dict(sorted(self.requests.items())),
-            "throttled": self.throttled,
-            "retried": self.retried,
-            "waited_seconds": round(waited, 3),  # summed over concurrent requests
-            "paused_seconds": round(paused, 3),  # wall-clock cool-downs
-        }
-
-
 class Transport:
     def __init__(
         self,
         session: aiohttp.ClientSession,
-        base_url: str,
+        config: ApiConfig,
         gate: RateGate,
         *,
         service: str,
-        auth: TokenProvider | None = None,
+        errors: ServiceErrors,
+        auth: BearerAuth | None = None,
         state: ServiceState | None = None,
-        timeout: float = 15.0,
-        max_attempts: int = 5,
-        backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
-        cooldown_cap: float = 300.0,
-        errors: Errors = Errors(),
     ) -> None:
         self.session = session
-        self.base_url = base_url.rstrip("/")
+        self.base_url = config.base_url.rstrip("/")
         self.gate = gate
         self.service = service
         self.auth = auth
         self.state = state or MemoryState()
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.max_attempts = max_attempts
-        self.backoff_initial = backoff_initial
+        self.timeout = aiohttp.ClientTimeout(total=config.timeout)
+        self.max_attempts = config.max_attempts
+        self.backoff_initial = config.backoff_initial
         self.backoff_max = backoff_max
-        self.cooldown_cap = cooldown_cap
+        self.cooldown_cap = config.cooldown_cap_seconds
         self.errors = errors
-        self.stats = Stats()
+        self.counts = RequestCounts()
         self._stopped: tuple[datetime, str] | None = None
         self._stop_lock = asyncio.Lock()
         self._checked_persisted = False
@@ -123,20 +90,26 @@ class Transport:
 
     # --- the persisted stop ----------------------------------------------------------------
 
+    def stopped_until(self) -> datetime | None:
+        """The end of a stop still running (this run's or a persisted one read at open)."""
+        if self._stopped and self._stopped[0] > clock.aware_now():
+            return self._stopped[0]
+        return None
+
     async def refuse_if_stopped(self) -> None:
         """Raise the cooling error when a stop (this run's or a persisted one) is running."""
         if not self._checked_persisted:
             self._checked_persisted = True
             self._stopped = await self.state.cooldown()
-        if self._stopped and self._stopped[0] > utcnow():
+        if self._stopped and self._stopped[0] > clock.aware_now():
             raise self.errors.cooling(self._stopped[0], self._stopped[1])
 
     async def _stop(self, seconds: float, reason: str) -> None:
         """Stop everyone, persist until when (first reason wins), raise the cooling error."""
         self.gate.cooldown.extend(seconds)  # nothing is sent from now on
         async with self._stop_lock:
-            if self._stopped is None or self._stopped[0] <= utcnow():
-                until = utcnow() + timedelta(seconds=seconds)
+            if self._stopped is None or self._stopped[0] <= clock.aware_now():
+                until = clock.aware_now() + timedelta(seconds=seconds)
                 # shielded: a sibling request's error must not cancel the write
                 await asyncio.shield(self.state.stop_until(until, reason))
                 self._stopped = (until, reason)
@@ -181,10 +154,12 @@ class Transport:
             ) from None
         raise AssertionError("unreachable")
 
-    def _count_retry(self, _state) -> None:
-        self.stats.retried += 1
+    def _count_retry(self, _state: RetryCallState) -> None:
+        self.counts.retried += 1
 
-    async def _until_not_throttled(self, path, params, endpoint: str) -> Any | None:
+    async def _until_not_throttled(
+        self, path: str, params: Mapping[str, str] | None, endpoint: str
+    ) -> Any | None:
         refreshed = False
         for _ in range(MAX_THROTTLES):
             status, headers, body, token = await self._send(path, params, endpoint)
@@ -200,12 +175,14 @@ class Transport:
             self._raise_for(status, body, endpoint)
         raise _Transient(f"still throttled after {MAX_THROTTLES} pauses")
 
-    async def _send(self, path, params, endpoint: str):
+    async def _send(
+        self, path: str, params: Mapping[str, str] | None, endpoint: str
+    ) -> tuple[int, Mapping[str, str], bytes, str | None]:
         url = f"{self.base_url}/{path.lstrip('/')}"
         token = await self.auth.token() if self.auth is not None else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with self.gate.slot():
-            self.stats.requests[endpoint] += 1
+            self.counts.requests[endpoint] += 1
             try:
                 async with self.session.get(
                     url, params=params, headers=headers, timeout=self.timeout
@@ -215,8 +192,8 @@ class Transport:
                 log.debug("%s %s: %s", self.service, endpoint, type(error).__name__)
                 raise _Transient(type(error).__name__) from None
 
-    async def _throttled(self, headers, body: bytes) -> None:
-        self.stats.throttled += 1
+    async def _throttled(self, headers: Mapping[str, str], body: bytes) -> None:
+        self.counts.throttled += 1
         wait = _retry_after(headers)
         reason = _error_field(body, "reason") or ""
         if reason == "QUOTA_EXCEEDED" or wait > self.cooldown_cap:
@@ -236,7 +213,7 @@ class Transport:
         if status == 403:
             raise self.errors.forbidden(endpoint, message)
         if status == 400:
-            raise BadRequest(
+            raise self.errors.bad_request(
                 f"{self.service} refused the request (400: {message or 'bad request'})"
             )
         if status >= 500 or status == 408:
@@ -255,7 +232,7 @@ def _decode(body: bytes) -> Any:
         raise _Transient("malformed JSON body") from None
 
 
-def _retry_after(headers) -> float:
+def _retry_after(headers: Mapping[str, str]) -> float:
     raw = headers.get("Retry-After", "")
     try:
         return max(0.0, float(raw))
