@@ -159,7 +159,7 @@ def genres(text: Text, as_json: JsonFlag = False) -> None:
 
     async def body() -> dict[str, Any]:
         async with open_database(config) as db, _clients(config, db) as (spotify, recco):
-            return await genres_service.genres(
+            filing = await genres_service.genres(
                 db,
                 Recommender(config.models_dir, model_store(config, db)),
                 text,
@@ -167,6 +167,7 @@ def genres(text: Text, as_json: JsonFlag = False) -> None:
                 spotify=spotify,
                 reccobeats=recco,
             )
+            return filing.to_dict()
 
     emit(run(body()), as_json, _render_genres)
 

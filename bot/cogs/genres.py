@@ -37,9 +37,9 @@ class Genres(commands.Cog):
             spotify=app.spotify,
             reccobeats=app.reccobeats,
         )
-        track_id = filing["track"]["track_id"]
+        track_id = filing.track.track_id
         card = (await track_cards(app.db, [track_id])).get(track_id)
-        await interaction.followup.send(embed=genres_embed(filing, card))
+        await interaction.followup.send(embed=genres_embed(filing.to_dict(), card))
 
 
 async def setup(bot: TuneclusterBot) -> None:

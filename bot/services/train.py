@@ -207,7 +207,7 @@ async def train(
             training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
             _step(progress, f"fitting {len(data.members)} buckets and the association (worker)")
             clock = time.perf_counter()
-            result = await in_worker(
+            result: Fitted = await in_worker(
                 executor,
                 _fit_and_save,
                 data,
@@ -219,7 +219,7 @@ async def train(
                 config.association,
             )
             worker_seconds = time.perf_counter() - clock
-            meta = result["meta"]
+            meta = result.meta
             timings["associate"] = meta["association"]["seconds"]
             timings["fit"] = worker_seconds - timings["associate"]
             _step(progress, "storing the bundle")
@@ -228,7 +228,7 @@ async def train(
             timings["store"] = time.perf_counter() - clock
 
             clock = time.perf_counter()
-            written = await _write(db, version, data, result["fit"], progress)
+            written = await _write(db, version, data, result.fit, progress)
             timings["write"] = time.perf_counter() - clock
             meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
             async with db.transaction() as conn:
@@ -303,6 +303,15 @@ def _meta(
     }
 
 
+@dataclass
+class Fitted:
+    """What the worker hands back: the assignments to write (no models: the bundle on
+    disk holds them) and the version's meta, completed with the fit's."""
+
+    fit: FitResult
+    meta: dict[str, Any]
+
+
 def _fit_and_save(
     data: TrainingData,
     training: TrainingConfig,
@@ -311,9 +320,8 @@ def _fit_and_save(
     models_dir: Path,
     sessions: tuple[np.ndarray, np.ndarray, np.ndarray],
     association_config: AssociationConfig,
-) -> dict[str, Any]:
-    """Worker side: fit every bucket and the association, write the bundle; returns
-    assignments + meta."""
+) -> Fitted:
+    """Worker side: fit every bucket and the association, write the bundle."""
     result = fit(data, training)
     clock = time.perf_counter()
     ids, session_rows, track_rows = sessions
@@ -352,7 +360,7 @@ def _fit_and_save(
     )
     bundles.save(bundle, models_dir)
     light = FitResult(models={}, assignments=result.assignments, seconds=result.seconds)
-    return {"fit": light, "meta": meta}
+    return Fitted(light, meta)
 
 
 def _peak_mb() -> float | None:
