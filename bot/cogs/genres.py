@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import TuneclusterBot
-from bot.cogs.autocomplete import catalogue_tracks
+from bot.autocomplete import catalogue_tracks
 from bot.embeds import genres_embed
 from bot.services.cards import track_cards
 from bot.services.genres import genres
