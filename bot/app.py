@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pkgutil
 import signal
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot import metrics
+from bot import cogs, metrics
 from bot.monitoring import Monitor
 from bot.replies import outcome_of, send_error
 from bot.scheduler import BotScheduler, build_scheduler
@@ -42,13 +43,10 @@ def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
 
 
-COGS = (
-    "bot.cogs.recommend",
-    "bot.cogs.genres",
-    "bot.cogs.admin",
-    "bot.cogs.discovery",
-    "bot.cogs.taste",  # also registers the feedback buttons (bot/views.py)
-)
+def cog_extensions() -> list[str]:
+    """Every module of `bot/cogs/`, as a discord.py extension (each has `setup(bot)`), in
+    name order: a new command is a new module there and nothing else."""
+    return [info.name for info in pkgutil.iter_modules(cogs.__path__, f"{cogs.__name__}.")]
 
 
 def point_discord_at(api_url: str, gateway_url: str) -> None:
@@ -105,7 +103,7 @@ class TuneclusterBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Runs at login, before the gateway connects."""
-        for name in COGS:
+        for name in cog_extensions():
             await self.load_extension(name)
         if self.serving:
             self.app = await AppContext.open(self.settings)
@@ -114,7 +112,7 @@ class TuneclusterBot(commands.Bot):
                 log.info("invite link: %s", invite_url(self.application_id))
             await self.sync_dev_guild()
             await self.register_if_unregistered()
-            self.scheduler = build_scheduler(self)
+            self.scheduler = build_scheduler(self, self.app)
             if self.scheduler is not None:
                 await self.scheduler.start()
             if self.settings.metrics_port is not None:

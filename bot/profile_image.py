@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bot.services.cards import PROFILE_FEATURES as FEATURES
@@ -55,6 +56,17 @@ def profile_figure(seed: TrackCard, picks: Sequence[TrackCard]) -> Figure:
     rows = list(range(len(FEATURES)))[::-1]  # the first feature on top
     seed_values = [seed.features.get(name, 0.0) for name in FEATURES]
     axes.barh(rows, seed_values, height=0.62, color=SEED, alpha=0.85, label=_short(seed.name))
+    _draw_picks(axes, rows, picks)
+    _style(axes, rows)
+    figure.suptitle(
+        f"How “{_short(seed.name)}” and the picks sound", color=TEXT, fontsize=16, y=0.96
+    )
+    _legend(axes, _short(seed.name))
+    return figure
+
+
+def _draw_picks(axes: Axes, rows: list[int], picks: Sequence[TrackCard]) -> None:
+    """Each pick's features as dots of its colour, a little apart from the other picks'."""
     shown = list(picks)[: len(PICKS)]
     for i, (card, colour) in enumerate(zip(shown, PICKS, strict=False)):
         offset = (i - (len(shown) - 1) / 2) * 0.1
@@ -71,6 +83,9 @@ def profile_figure(seed: TrackCard, picks: Sequence[TrackCard]) -> Figure:
                 zorder=3,
                 label=_short(card.name),
             )
+
+
+def _style(axes: Axes, rows: list[int]) -> None:
     axes.set_yticks(rows, [LABELS.get(name, name) for name in FEATURES])
     axes.set_xlim(0, 1)
     axes.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0", "", "half", "", "1"])
@@ -79,11 +94,12 @@ def profile_figure(seed: TrackCard, picks: Sequence[TrackCard]) -> Figure:
     axes.set_axisbelow(True)
     for spine in axes.spines.values():
         spine.set_visible(False)
-    figure.suptitle(
-        f"How “{_short(seed.name)}” and the picks sound", color=TEXT, fontsize=16, y=0.96
-    )
+
+
+def _legend(axes: Axes, seed_name: str) -> None:
+    """Below the plot, the input track first."""
     handles, names = axes.get_legend_handles_labels()
-    first = names.index(_short(seed.name))  # the input track leads the legend
+    first = names.index(seed_name)
     order = [first] + [i for i in range(len(names)) if i != first]
     legend = axes.legend(
         [handles[i] for i in order],
@@ -99,4 +115,3 @@ def profile_figure(seed: TrackCard, picks: Sequence[TrackCard]) -> Figure:
         columnspacing=1.2,
     )
     legend.set_in_layout(False)
-    return figure

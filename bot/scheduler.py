@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.discovery_messages import deliverer
 from bot.embeds import train_embed
+from bot.services.context import AppContext
 from bot.services.discovery import (
     GRACE,
     Deliver,
@@ -62,9 +63,6 @@ from bot.services.jobs import (
 from bot.services.train import TrainSettings
 from sql import clock, guilds, jobs, liveness
 from sql.database import Database
-
-if TYPE_CHECKING:
-    from bot.app import TuneclusterBot
 
 log = logging.getLogger("tunecluster.scheduler")
 
@@ -404,23 +402,25 @@ async def to_log_channel(
         log.warning("could not post to the log channel %s: %s", channel_id, error)
 
 
-async def _report_retrain(bot: TuneclusterBot, outcome: JobOutcome) -> None:
-    channel = bot.settings.log_channel_id
+async def _report_retrain(client: discord.Client, channel: int | None, outcome: JobOutcome) -> None:
     if outcome.outcome == "ok" and outcome.detail is not None:
         text = "Scheduled retraining: the catalogue changed since the serving model."
-        await to_log_channel(bot, channel, text, train_embed(outcome.detail.to_dict()))
+        await to_log_channel(client, channel, text, train_embed(outcome.detail.to_dict()))
     elif outcome.outcome == "failed":
         text = f"Scheduled retraining failed: {outcome.error} The previous model keeps serving."
-        await to_log_channel(bot, channel, text)
+        await to_log_channel(client, channel, text)
 
 
-async def _report_disabled(bot: TuneclusterBot, guild_id: int, reason: str) -> None:
-    await to_log_channel(bot, bot.settings.log_channel_id, f"Discovery posts off: {reason}")
+async def _report_disabled(
+    client: discord.Client, channel: int | None, guild_id: int, reason: str
+) -> None:
+    await to_log_channel(client, channel, f"Discovery posts off: {reason}")
 
 
-def build_scheduler(bot: TuneclusterBot) -> BotScheduler | None:
-    """The jobs the settings ask for, bound to the bot's shared resources."""
-    app = bot.context
+def build_scheduler(client: discord.Client, app: AppContext) -> BotScheduler | None:
+    """The jobs the settings ask for, bound to the bot's shared resources (`app`); the
+    operators' channel and the discovery posts go through `client`. The bot builds its
+    scheduler; the scheduler knows only a discord.py client (imports run one way)."""
     settings = app.settings
     if not settings.run_jobs:
         log.info("TUNECLUSTER_RUN_JOBS is off: no background jobs in this process")
@@ -440,7 +440,7 @@ def build_scheduler(bot: TuneclusterBot) -> BotScheduler | None:
                 TrainSettings.from_settings(settings),
                 start=app.retrainer.run,
             ),
-            report=partial(_report_retrain, bot),
+            report=partial(_report_retrain, client, settings.log_channel_id),
         ),
     ]
     if settings.watch_dir is not None:
@@ -457,8 +457,8 @@ def build_scheduler(bot: TuneclusterBot) -> BotScheduler | None:
         holder=holder_id("bot"),
         lease_seconds=settings.lease_seconds,
         global_jobs=global_jobs,
-        deliver=deliverer(bot, app.db, settings),
+        deliver=deliverer(client, app.db, settings),
         no_repeat_days=settings.no_repeat_days,
-        on_disabled=partial(_report_disabled, bot),
+        on_disabled=partial(_report_disabled, client, settings.log_channel_id),
         runs_guild=settings.runs_guild,
     )

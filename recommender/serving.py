@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from recommender import strategies
 from recommender.bundle import Bundle
 from recommender.features import NoFeatures, row_vector
+from recommender.filing import FiledGenre, FiledTrack, Filing
 from recommender.loader import BundleLoader
 from recommender.picking import (
     MAX_PICKS,
@@ -159,9 +160,7 @@ class Recommender:
             placements.append(Placement(bucket, number, int(model.sizes[number])))
         return Placed(bundle, info, details, placements, unmodelled, scaled, near)
 
-    async def filing(
-        self, conn: AsyncConnection, track_id: str, fallback: Taxonomy
-    ) -> dict[str, Any]:
+    async def filing(self, conn: AsyncConnection, track_id: str, fallback: Taxonomy) -> Filing:
         """How a track is filed: genres → buckets and, when it can be placed, its clusters.
 
         Uses the active model's taxonomy (what serving uses) or, before any training,
@@ -169,34 +168,31 @@ class Recommender:
         """
         bundle, details, genres = await self._input(conn, track_id, need_model=False)
         taxonomy = bundle.taxonomy if bundle is not None else fallback
-        out: dict[str, Any] = {
-            "track": {
-                "track_id": track_id,
-                "name": details["name"],
-                "artists": [a["name"] for a in details["artists"]],
-                "release_year": details["release_year"],
-                "has_features": details["has_features"],
-            },
-            "genres": [{"genre": g, "buckets": list(taxonomy.buckets_for(g))} for g in genres],
-            # "track" (its own genres), "artists" (it has none: its artists') or None
-            "genres_from": details.get("genres_from"),
-            "buckets": list(taxonomy.track_buckets(genres)),
-            "taxonomy": taxonomy.source,
-            "model_version": bundle.version if bundle is not None else None,
-            "placements": [],
-            "reason": None,
-        }
+        filing = Filing(
+            track=FiledTrack(
+                track_id=track_id,
+                name=details["name"],
+                artists=[a["name"] for a in details["artists"]],
+                release_year=details["release_year"],
+                has_features=details["has_features"],
+            ),
+            genres=[FiledGenre(g, list(taxonomy.buckets_for(g))) for g in genres],
+            genres_from=details.get("genres_from"),
+            buckets=list(taxonomy.track_buckets(genres)),
+            taxonomy=taxonomy.source,
+            model_version=bundle.version if bundle is not None else None,
+        )
         if bundle is None:
-            out["reason"] = "no model is trained yet: run `tunecluster train` first"
-            return out
+            filing.reason = "no model is trained yet: run `tunecluster train` first"
+            return filing
         try:
             placed = await self.place(conn, track_id)
         except (NoBucket, NoFeatures) as why:
-            out["reason"] = str(why)
-            return out
-        out["placements"] = [p.to_dict() for p in placed.placements]
-        out["unmodelled_buckets"] = placed.unmodelled
-        return out
+            filing.reason = str(why)
+            return filing
+        filing.placements = placed.placements
+        filing.unmodelled_buckets = placed.unmodelled
+        return filing
 
     # --- recommending ---------------------------------------------------------------------------
 

@@ -25,8 +25,10 @@ from recommender import kselect
 from recommender.cells import LEAF_SIZE, Cells, partition
 from recommender.features import FeaturePlan, matrix, usable
 from recommender.taxonomy import Taxonomy
+from recommender.timings import Timings
 
 if TYPE_CHECKING:
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
 
 FINAL_N_INIT = 3
@@ -175,8 +177,23 @@ def prepare(
     frame = frame.sort_values("track_id", kind="stable")
     frame = frame.drop_duplicates("track_id")
     ids = frame["track_id"].to_numpy(dtype=object)
-    row_of = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+    mapping, rows, members = _memberships(ids, track_genres, taxonomy)
+    return TrainingData(
+        plan=plan,
+        sound=matrix(frame, plan.sound),
+        context=_context(frame, plan),
+        members=members,
+        track_ids=ids,
+        report=_report(len(curated), len(frame), mapping, rows, members, taxonomy),
+    )
 
+
+def _memberships(
+    ids: np.ndarray, track_genres: pd.DataFrame, taxonomy: Taxonomy
+) -> tuple[dict[str, tuple[str, ...]], np.ndarray, dict[str, np.ndarray]]:
+    """The genre → buckets mapping of these tracks' genres, the row of every (track,
+    bucket) membership, and each bucket's sorted rows (in the taxonomy's order)."""
+    row_of = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
     pairs = track_genres[track_genres["track_id"].isin(row_of.index)]
     genres = pairs["genre"].drop_duplicates()
     mapping = taxonomy.mapping(genres)
@@ -190,36 +207,38 @@ def prepare(
         for bucket, group in membership.groupby("bucket", sort=False)
     }
     members = {b: members[b] for b in taxonomy.all_buckets if b in members}
+    return mapping, membership["row"].to_numpy(dtype=np.int64), members
 
-    with_genre = np.zeros(len(ids), dtype=bool)
-    with_genre[membership["row"].to_numpy(dtype=np.int64)] = True
-    in_others = np.zeros(len(ids), dtype=bool)
+
+def _report(
+    curated: int,
+    usable_tracks: int,
+    mapping: dict[str, tuple[str, ...]],
+    rows: np.ndarray,
+    members: dict[str, np.ndarray],
+    taxonomy: Taxonomy,
+) -> dict[str, Any]:
+    """What the training set holds: tracks dropped on the way, per bucket, the share of
+    genres and tracks that fall to the fallback bucket ("others")."""
+    with_genre = np.zeros(usable_tracks, dtype=bool)
+    with_genre[rows] = True
+    in_others = np.zeros(usable_tracks, dtype=bool)
     if taxonomy.fallback in members:
         in_others[members[taxonomy.fallback]] = True
-    only_others = in_others & ~_in_any(members, taxonomy.buckets, len(ids))
+    only_others = in_others & ~_in_any(members, taxonomy.buckets, usable_tracks)
     others_genres = sum(1 for b in mapping.values() if b == (taxonomy.fallback,))
-    report = {
-        "curated_tracks": len(curated),
-        "tracks_without_required_features": int(len(curated) - len(frame)),
+    trained = int(with_genre.sum())
+    return {
+        "curated_tracks": curated,
+        "tracks_without_required_features": int(curated - usable_tracks),
         "tracks_without_genre": int((~with_genre).sum()),
-        "trained_tracks": int(with_genre.sum()),
+        "trained_tracks": trained,
         "bucket_tracks": {b: len(m) for b, m in members.items()},
         "distinct_genres": len(mapping),
         "others_genre_share": round(others_genres / len(mapping), 4) if mapping else 0.0,
-        "others_track_share": round(float(in_others.sum()) / max(1, int(with_genre.sum())), 4),
-        "others_only_track_share": round(
-            float(only_others.sum()) / max(1, int(with_genre.sum())), 4
-        ),
+        "others_track_share": round(float(in_others.sum()) / max(1, trained), 4),
+        "others_only_track_share": round(float(only_others.sum()) / max(1, trained), 4),
     }
-    context = _context(frame, plan)
-    return TrainingData(
-        plan=plan,
-        sound=matrix(frame, plan.sound),
-        context=context,
-        members=members,
-        track_ids=ids,
-        report=report,
-    )
 
 
 def context_popularity(frame: pd.DataFrame) -> pd.Series:
@@ -273,54 +292,33 @@ def fit(
 def fit_bucket(
     bucket: str, rows: np.ndarray, data: TrainingData, config: TrainingConfig
 ) -> tuple[BucketModel, Assignment]:
+    """One bucket: impute and scale, choose k, fit K-Means, lay every cluster out in cells."""
     # scikit-learn is imported on use: the command line and the bot start fast.
     from sklearn.cluster import KMeans
-    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
     seed = bucket_seed(config.seed, bucket)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    imputer = SimpleImputer(strategy="median", keep_empty_features=True)
-    scaler = StandardScaler()
-    scaled = scaler.fit_transform(imputer.fit_transform(data.sound[rows]))
-
-    # One thread for small fits: OpenMP's thread start-up and spin-waiting cost more than
-    # they save below ~100k rows, and on a busy machine they made fits 10× slower.
-    with threadpool_limits(1):
-        choice = kselect.choose(scaled, config.k_min, config.k_max, seed)
-    timings["k_scan"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    with threadpool_limits(None if len(rows) >= THREADED_ROWS else 1):
-        kmeans = KMeans(n_clusters=choice.k, n_init=FINAL_N_INIT, random_state=seed).fit(scaled)
-    labels = kmeans.labels_.astype(np.int64)
-    pipeline = Pipeline([("impute", imputer), ("scale", scaler), ("kmeans", kmeans)])
-    timings["fit"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    context = None
-    near = scaled
-    if data.context.shape[1]:
-        context = Pipeline(
-            [
-                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                ("scale", StandardScaler()),
-            ]
-        )
-        weighted = context.fit_transform(data.context[rows]) * data.plan.context_weight
-        near = np.hstack([scaled, weighted])
-    rng = np.random.default_rng(seed)
-    positions = np.zeros(len(rows), dtype=np.int64)
-    cells: list[Cells] = []
-    sizes = np.bincount(labels, minlength=choice.k)
-    for cluster in range(choice.k):
-        inside = np.flatnonzero(labels == cluster)
-        order, cluster_cells = partition(near[inside], rng, config.leaf_size)
-        positions[inside[order]] = np.arange(len(inside))
-        cells.append(cluster_cells)
-    timings["cells"] = time.perf_counter() - clock
+    timings = Timings()
+    with timings.phase("k_scan"):
+        imputer = _median_imputer()
+        scaler = StandardScaler()
+        scaled = scaler.fit_transform(imputer.fit_transform(data.sound[rows]))
+        # One thread for small fits: OpenMP's thread start-up and spin-waiting cost more
+        # than they save below ~100k rows, and on a busy machine they made fits 10× slower.
+        with threadpool_limits(1):
+            choice = kselect.choose(scaled, config.k_min, config.k_max, seed)
+    with timings.phase("fit"):
+        with threadpool_limits(None if len(rows) >= THREADED_ROWS else 1):
+            kmeans = KMeans(n_clusters=choice.k, n_init=FINAL_N_INIT, random_state=seed)
+            kmeans.fit(scaled)
+        labels = kmeans.labels_.astype(np.int64)
+        pipeline = Pipeline([("impute", imputer), ("scale", scaler), ("kmeans", kmeans)])
+    with timings.phase("cells"):
+        context, near = _nearest_space(scaled, data, rows)
+        cells, positions = _lay_out(near, labels, choice.k, seed, config.leaf_size)
+        sizes = np.bincount(labels, minlength=choice.k)
 
     model = BucketModel(
         bucket=bucket,
@@ -331,6 +329,43 @@ def fit_bucket(
         cells=cells,
         sizes=sizes,
         choice=choice,
-        seconds=timings,
+        seconds=timings.seconds,
     )
     return model, Assignment(bucket, rows, labels.astype(np.int16), positions.astype(np.int32))
+
+
+def _median_imputer() -> SimpleImputer:
+    from sklearn.impute import SimpleImputer
+
+    return SimpleImputer(strategy="median", keep_empty_features=True)
+
+
+def _nearest_space(
+    scaled: np.ndarray, data: TrainingData, rows: np.ndarray
+) -> tuple[Pipeline | None, np.ndarray]:
+    """The context pipeline (impute → scale; None without context features) and the
+    space "nearest" measures in: scaled sound joined by weighted, scaled context."""
+    if not data.context.shape[1]:
+        return None, scaled
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    context = Pipeline([("impute", _median_imputer()), ("scale", StandardScaler())])
+    weighted = context.fit_transform(data.context[rows]) * data.plan.context_weight
+    return context, np.hstack([scaled, weighted])
+
+
+def _lay_out(
+    near: np.ndarray, labels: np.ndarray, k: int, seed: int, leaf_size: int
+) -> tuple[list[Cells], np.ndarray]:
+    """Every cluster cut into cells (`cells.partition`) and each track's position: its
+    place in its cluster's cell order, the seek key of `track_cluster`."""
+    rng = np.random.default_rng(seed)
+    positions = np.zeros(len(labels), dtype=np.int64)
+    cells: list[Cells] = []
+    for cluster in range(k):
+        inside = np.flatnonzero(labels == cluster)
+        order, cluster_cells = partition(near[inside], rng, leaf_size)
+        positions[inside[order]] = np.arange(len(inside))
+        cells.append(cluster_cells)
+    return cells, positions

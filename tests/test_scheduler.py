@@ -333,7 +333,7 @@ async def test_retraining_only_when_the_curated_set_changed(
             statuses = (await conn.execute(select(model_version.c.status))).scalars().all()
         assert sorted(statuses) == ["failed", "ready"]
         shown = await status(sqlite_db, spotify_configured=False)
-        line = next(j for j in shown["jobs"] if j["job"] == "retrain")
+        line = next(j for j in shown.jobs if j["job"] == "retrain")
         assert line["outcome"] == "failed" and "disk is full" in line["error"]
 
         monkeypatch.undo()

@@ -346,16 +346,16 @@ async def test_recommend_service_resolves_links_and_logs(trained: Trained) -> No
 async def test_genres_service_files_the_track(trained: Trained) -> None:
     recommender = Recommender(trained.models_dir)
     filed = await genres_service.genres(trained.db, recommender, ORIGINAL)
-    assert filed["buckets"] and filed["placements"] and filed["reason"] is None
-    assert all(g["buckets"] for g in filed["genres"])
+    assert filed.buckets and filed.placements and filed.reason is None
+    assert all(g.buckets for g in filed.genres)
     unplaced = await genres_service.genres(trained.db, recommender, NO_FEATURES)
-    assert unplaced["buckets"] and unplaced["placements"] == []
-    assert "no audio features" in unplaced["reason"]
+    assert unplaced.buckets and unplaced.placements == []
+    assert unplaced.reason is not None and "no audio features" in unplaced.reason
     buffer = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:  # the command's human rendering
         patch.setattr(recommend_cli, "console", Console(file=buffer, width=200))
-        recommend_cli._render_genres(filed)
-        recommend_cli._render_genres(unplaced)
+        recommend_cli._render_genres(filed.to_dict())
+        recommend_cli._render_genres(unplaced.to_dict())
     text = buffer.getvalue()
     assert "buckets:" in text and "cluster" in text and "not placed: " in text
 

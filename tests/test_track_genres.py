@@ -98,9 +98,9 @@ async def test_genres_says_where_the_genres_came_from(db: Database, tmp_path: Pa
     async with db.connection() as conn:
         own = await recommender.filing(conn, OWN, rules)
         borrowed = await recommender.filing(conn, BORROWED, rules)
-    assert (own["genres_from"], own["buckets"]) == ("track", ["pop"])
-    assert borrowed["genres_from"] == "artists"
-    assert "others" in borrowed["buckets"]  # opera and french: the artist-level spread
+    assert (own.genres_from, own.buckets) == ("track", ["pop"])
+    assert borrowed.genres_from == "artists"
+    assert "others" in borrowed.buckets  # opera and french: the artist-level spread
 
 
 async def test_a_reimport_moves_artist_level_rows_to_the_tracks(

@@ -1,12 +1,16 @@
 """Conventions every command follows: one settings load, `--json` output, progress bars,
-one-line errors with a non-zero exit status (raised as TuneclusterError, printed by main)."""
+one-line errors with a non-zero exit status (raised as TuneclusterError, printed by main).
+
+A command is its options, a `body(config, db)` that calls a service, and a renderer:
+`execute` does the rest (settings → database → emit). Heavy libraries load inside the
+body or the command, never here: `tunecluster --help` must start fast."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar, runtime_checkable
 
 import typer
 from rich.console import Console
@@ -20,6 +24,7 @@ if TYPE_CHECKING:  # the settings, SQLAlchemy and Alembic load only in commands 
     from sql.database import Database
 
 T = TypeVar("T")
+Report = Callable[[str, int, int], None]  # what services call with (step, done, total)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -66,6 +71,37 @@ async def open_database(
         await db.dispose()
 
 
+@runtime_checkable
+class Serialisable(Protocol):
+    """A service's result: a dataclass whose `to_dict()` is its `--json` form."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def execute(
+    body: Callable[[Settings, Database], Awaitable[Any]],
+    *,
+    as_json: bool,
+    render: Callable[[Any], None],
+    config: Settings | None = None,
+    require_schema: bool = True,
+) -> Any:
+    """The skeleton every command shares: the settings (loaded here unless given), the
+    database opened (its schema checked unless `require_schema=False`) for `body`, and
+    what it returns emitted as JSON or through `render` (a `Serialisable` as its
+    `to_dict()`). Returns what was emitted, for an exit status decided on it."""
+    config = config if config is not None else settings()
+
+    async def opened() -> Any:
+        async with open_database(config, require_schema=require_schema) as db:
+            return await body(config, db)
+
+    result = run(opened())
+    data = result.to_dict() if isinstance(result, Serialisable) else result
+    emit(data, as_json, render)
+    return data
+
+
 def emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     """Print `result` as JSON or through the human renderer."""
     if as_json:
@@ -96,3 +132,16 @@ def progress(*, transient: bool = False) -> Progress:
         console=err_console,
         transient=transient,
     )
+
+
+@contextmanager
+def reporting(description: str, *, prefix: str = "", transient: bool = False) -> Iterator[Report]:
+    """A progress bar with one task, and the callback services take to move it: each
+    `(step, done, total)` shows `prefix + step` with its count."""
+    with progress(transient=transient) as bar:
+        task = bar.add_task(description, total=None)
+
+        def report(step: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{prefix}{step}", completed=done, total=total)
+
+        yield report

@@ -8,7 +8,7 @@ import typer
 
 from bot.cli import evaluate as evaluate_cli
 from bot.cli import recommend as recommend_cli
-from bot.cli.common import JsonFlag, console, emit, progress, run
+from bot.cli.common import JsonFlag, console, emit, reporting, run
 from recommender.taxonomy import display
 
 
@@ -22,13 +22,8 @@ def demo(
     data/demo-models/): never touches your database or models."""
     from bot.services.demo import DemoSettings, run_demo  # heavy: only when used
 
-    async def body() -> dict[str, Any]:
-        with progress(transient=True) as bar:
-            task = bar.add_task("demo", total=None)
-
-            def report(what: str, done: int, total: int) -> None:
-                bar.update(task, description=f"demo: {what}", completed=done, total=total or None)
-
+    async def body() -> dict[str, Any]:  # its own SQLite file: no settings, no database
+        with reporting("demo", prefix="demo: ", transient=True) as report:
             return await run_demo(DemoSettings(tracks=tracks), progress=report)
 
     emit(run(body()), as_json, _render)

@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
+from bot.cli.common import JsonFlag, console, execute, settings
 from sql.errors import TuneclusterError
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
 
 if TYPE_CHECKING:  # discord.py and the bot load only when a post is sent
     import discord
+
+    from bot.services.discovery import Deliver
+    from bot.settings import Settings
+    from sql.database import Database
 
 app = typer.Typer(help="Scheduled discovery posts.", no_args_is_help=True)
 
@@ -58,46 +59,57 @@ def post_command(
         raise TuneclusterError("name a GUILD id to post now, or use --due for every due guild")
     config = settings()
     from bot.discovery_messages import deliverer
+
+    async def body(config: Settings, db: Database) -> list[dict[str, Any]]:
+        async with rest_client(config) as client:
+            deliver = deliverer(client, db, config)
+            if due:
+                return await _post_due(db, config, deliver, guild)
+            assert guild is not None
+            return [await _post_now(db, config, deliver, guild)]
+
+    results = execute(body, as_json=as_json, render=_render, config=config)
+    failed = [r for r in results if r["outcome"] == "failed"]
+    if failed:
+        raise TuneclusterError(failed[0].get("error") or "a discovery post failed")
+
+
+async def _post_now(db: Database, config: Settings, deliver: Deliver, guild: int) -> dict[str, Any]:
+    from bot.services import discovery as service
+
+    post = await service.post_now(db, guild, deliver, no_repeat_days=config.no_repeat_days)
+    return {"guild_id": guild, "outcome": "ok", **post.to_dict()}
+
+
+async def _post_due(
+    db: Database, config: Settings, deliver: Deliver, guild: int | None
+) -> list[dict[str, Any]]:
+    """The slot each guild (or `guild`) owes now, claimed as the bot's scheduler claims it."""
     from bot.services import discovery as service
     from bot.services.jobs import holder_id
     from sql import guilds
 
-    async def body() -> list[dict[str, Any]]:
-        async with open_database(config) as db, rest_client(config) as client:
-            deliver = deliverer(client, db, config)
-            if not due:
-                assert guild is not None
-                post = await service.post_now(
-                    db, guild, deliver, no_repeat_days=config.no_repeat_days
-                )
-                return [{"guild_id": guild, "outcome": "ok", **post.to_dict()}]
-            async with db.connection() as conn:
-                rows = await guilds.discovery_guilds(conn)
-            holder = holder_id("cli")
-            results = []
-            for row in rows:
-                if guild is not None and row["guild_id"] != guild:
-                    continue
-                outcome = await service.scheduled_post(
-                    db, row["guild_id"], deliver, holder, no_repeat_days=config.no_repeat_days
-                )
-                if outcome is not None:
-                    detail = outcome.detail.to_dict() if outcome.detail is not None else {}
-                    results.append(
-                        {
-                            "guild_id": row["guild_id"],
-                            "outcome": outcome.outcome,
-                            "error": outcome.error,
-                            **detail,
-                        }
-                    )
-            return results
-
-    results = run(body())
-    emit(results, as_json, _render)
-    failed = [r for r in results if r["outcome"] == "failed"]
-    if failed:
-        raise TuneclusterError(failed[0].get("error") or "a discovery post failed")
+    async with db.connection() as conn:
+        rows = await guilds.discovery_guilds(conn)
+    holder = holder_id("cli")
+    results = []
+    for row in rows:
+        if guild is not None and row["guild_id"] != guild:
+            continue
+        outcome = await service.scheduled_post(
+            db, row["guild_id"], deliver, holder, no_repeat_days=config.no_repeat_days
+        )
+        if outcome is not None:
+            detail = outcome.detail.to_dict() if outcome.detail is not None else {}
+            results.append(
+                {
+                    "guild_id": row["guild_id"],
+                    "outcome": outcome.outcome,
+                    "error": outcome.error,
+                    **detail,
+                }
+            )
+    return results
 
 
 def _render(results: list[dict[str, Any]]) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
+from bot.cli.common import JsonFlag, console, execute, reporting
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from pipeline.eda import EdaResult
+    from sql.database import Database
 
 
 def eda_command(
@@ -19,27 +24,19 @@ def eda_command(
     from pipeline.curation import CurationFilters  # pandas and matplotlib load slowly:
     from pipeline.eda import write_eda  # only when this command runs
 
-    config = settings()
+    async def body(config: Settings, db: Database) -> EdaResult:
+        with reporting("loading the catalogue and drawing", transient=True):
+            return await write_eda(
+                db, out, CurationFilters.from_settings(config), genre_map_file=config.genre_map_file
+            )
 
-    async def body() -> dict:
-        async with open_database(config) as db:
-            with progress(transient=True) as bar:
-                bar.add_task("loading the catalogue and drawing", total=None)
-                result = await write_eda(
-                    db,
-                    out,
-                    CurationFilters.from_settings(config),
-                    genre_map_file=config.genre_map_file,
-                )
-            return result.to_dict()
-
-    def render(r: dict) -> None:
+    def render(r: dict[str, Any]) -> None:
         render_funnel(r["curation"])
         console.print(f"{len(r['figures'])} figures and {r['index']}")
         for warning in r["warnings"]:
             console.print(f"warning: {warning}", highlight=False)
 
-    emit(run(body()), as_json, render)
+    execute(body, as_json=as_json, render=render)
 
 
 def render_funnel(curation: dict[str, Any]) -> None:

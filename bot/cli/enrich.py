@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
+from bot.cli.common import JsonFlag, console, execute, progress, settings
 from sql.errors import TuneclusterError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from sql.database import Database
 
 # pipeline.enrichment.TYPES, named here so `--help` loads no HTTP client (a test checks)
 TYPES = ("tracks", "albums", "artists", "features")
@@ -41,12 +45,12 @@ def enrich_command(
     config = settings()
     chosen = _types(types)
 
-    async def body() -> dict:
+    async def body(config: Settings, db: Database) -> dict[str, Any]:
         from bot.clients import open_clients
         from pipeline.enrichment import enrich
 
-        async with open_database(config) as db, open_clients(config, db) as (spotify, recco):
-            with progress() as bar:
+        async with open_clients(config, db) as (spotify, recco):
+            with progress() as bar:  # a bar per type
                 tasks = {name: bar.add_task(name, total=None) for name in chosen}
 
                 def report(name: str, done: int, total: int) -> None:
@@ -62,8 +66,7 @@ def enrich_command(
                 )
             return summary.as_dict()
 
-    result = run(body())
-    emit(result, as_json, _render)
+    result = execute(body, as_json=as_json, render=_render, config=config)
     if result["stopped"]:
         raise TuneclusterError(result["stopped"])
 

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import (
-    JsonFlag,
-    console,
-    emit,
-    err_console,
-    open_database,
-    progress,
-    run,
-    settings,
-)
+from bot.cli.common import JsonFlag, console, err_console, execute, reporting
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from sql.database import Database
 
 
 class Popularity(StrEnum):
@@ -58,38 +53,32 @@ def evaluate_command(
     from bot.services.train import TrainSettings
     from recommender.evaluation import EvalConfig
 
-    config = settings()
     modes = ("hidden", "visible") if popularity is Popularity.both else (popularity.value,)
 
-    async def body() -> dict[str, Any]:
-        async with open_database(config) as db:
-            with progress() as bar:
-                task = bar.add_task("evaluating", total=None)
+    async def body(config: Settings, db: Database) -> dict[str, Any]:
+        scoring = EvalConfig(
+            seeds=seeds,
+            k=k,
+            seed=seed,
+            test_share=test_share,
+            max_per_artist=config.max_picks_per_artist,
+            plays_weight=config.hybrid_plays_weight,
+        )
+        with reporting("evaluating") as report:
+            result = await evaluate_service.evaluate(
+                db,
+                TrainSettings.from_settings(config),
+                scoring,
+                popularity=modes,
+                default_strategy=config.strategy,
+                progress=report,
+            )
+        if as_json:  # the table prints its warnings itself; JSON keeps stdout clean
+            for warning in result["warnings"]:
+                err_console.print(f"warning: {warning}", style="yellow", highlight=False)
+        return result
 
-                def report(what: str, done: int, total: int) -> None:
-                    bar.update(task, description=what, completed=done, total=total)
-
-                return await evaluate_service.evaluate(
-                    db,
-                    TrainSettings.from_settings(config),
-                    EvalConfig(
-                        seeds=seeds,
-                        k=k,
-                        seed=seed,
-                        test_share=test_share,
-                        max_per_artist=config.max_picks_per_artist,
-                        plays_weight=config.hybrid_plays_weight,
-                    ),
-                    popularity=modes,
-                    default_strategy=config.strategy,
-                    progress=report,
-                )
-
-    result = run(body())
-    if as_json:  # the table prints its warnings itself; JSON keeps stdout clean
-        for warning in result["warnings"]:
-            err_console.print(f"warning: {warning}", style="yellow", highlight=False)
-    emit(result, as_json, render)
+    execute(body, as_json=as_json, render=render)
 
 
 def render(r: dict[str, Any], *, brief: bool = False) -> None:

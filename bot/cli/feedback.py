@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
+from bot.cli.common import JsonFlag, console, execute
 from sql.errors import TuneclusterError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from sql.database import Database
 
 app = typer.Typer(help="Members' reactions to picks: the report, a guild's deletion.")
 
@@ -27,11 +31,8 @@ def report_command(as_json: JsonFlag = False) -> None:
     rates per pick with 95 % intervals, and the picks per arm needed to tell arms apart."""
     from bot.services import feedback
 
-    config = settings()
-
-    async def body() -> dict[str, Any]:
-        async with open_database(config) as db:
-            result = await feedback.report(db)
+    async def body(config: Settings, db: Database) -> dict[str, Any]:
+        result = await feedback.report(db)
         result["arms"] = list(config.strategy_arms) or [feedback.ARMS_OFF]
         result["shares"] = list(config.strategy_arm_shares)
         return result
@@ -67,7 +68,7 @@ def report_command(as_json: JsonFlag = False) -> None:
             console.print(compared)
         console.print("Rates are per pick shown; intervals are Wilson 95 %.")
 
-    emit(run(body()), as_json, render)
+    execute(body, as_json=as_json, render=render)
 
 
 @app.command("delete-guild")
@@ -87,18 +88,15 @@ def delete_guild_command(
             f"this deletes every reaction, pick, log row and setting of guild {guild}:"
             " rerun with --yes"
         )
-    config = settings()
 
-    async def body() -> dict[str, Any]:
-        async with open_database(config) as db:
-            removed = await feedback.delete_guild_data(db, guild)
-        return {"guild_id": guild, "deleted": removed}
+    async def body(config: Settings, db: Database) -> dict[str, Any]:
+        return {"guild_id": guild, "deleted": await feedback.delete_guild_data(db, guild)}
 
     def render(result: dict[str, Any]) -> None:
         rows = ", ".join(f"{table} {count:,}" for table, count in result["deleted"].items())
         console.print(f"Deleted guild {result['guild_id']}'s data: {rows} rows.")
 
-    emit(run(body()), as_json, render)
+    execute(body, as_json=as_json, render=render)
 
 
 def register(root: typer.Typer) -> None:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
+from bot.cli.common import JsonFlag, console, execute, reporting, settings
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from pipeline.importers.report import ImportReport
+    from pipeline.mpd.ingest import MpdReport
+    from sql.database import Database
 
 FORMAT_HELP = (
     "seed-csv (folder of the original sample_*.csv), musicoset (folder of the tab-separated "
@@ -25,21 +31,14 @@ def import_command(
     config = settings()
     from pipeline.importers import import_dataset  # pandas: only for this command
 
-    async def body() -> dict:
-        async with open_database(config) as db:
-            with progress(transient=True) as bar:
-                task = bar.add_task(f"import {fmt}", total=None)
+    async def body(config: Settings, db: Database) -> ImportReport:
+        with reporting(f"import {fmt}", prefix=f"{fmt}: ", transient=True) as report:
+            return await import_dataset(db, fmt, path, progress=report)
 
-                def step(stage: str, done: int, total: int) -> None:
-                    bar.update(task, description=f"{fmt}: {stage}", completed=done, total=total)
-
-                report = await import_dataset(db, fmt, path, progress=step)
-            return report.to_dict()
-
-    emit(run(body()), as_json, _render_import)
+    execute(body, as_json=as_json, render=_render_import, config=config)
 
 
-def _render_import(r: dict) -> None:
+def _render_import(r: dict[str, Any]) -> None:
     console.print(
         f"[bold]{r['format']}[/] {r['path']}: {r['rows_read']:,} rows read, "
         f"{r['rows_skipped']:,} skipped"
@@ -82,29 +81,21 @@ def ingest_mpd_command(
     config = settings()
     from pipeline.mpd.ingest import ingest_mpd  # pyarrow: only for this command
 
-    async def body() -> dict:
-        async with open_database(config) as db:
-            with progress() as bar:
-                task = bar.add_task("slices", total=None)
+    async def body(config: Settings, db: Database) -> MpdReport:
+        with reporting("slices") as report:  # the service's step is "slices" too
+            return await ingest_mpd(
+                db,
+                paths,
+                playlists=not no_playlists,
+                workers=workers,
+                export_dir=export_extracted,
+                progress=report,
+            )
 
-                def step(_: str, done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                report = await ingest_mpd(
-                    db,
-                    paths,
-                    playlists=not no_playlists,
-                    workers=workers,
-                    export_dir=export_extracted,
-                    progress=step,
-                )
-            return report.to_dict()
-
-    result = run(body())
-    emit(result, as_json, _render_mpd)
+    execute(body, as_json=as_json, render=_render_mpd, config=config)
 
 
-def _render_mpd(r: dict) -> None:
+def _render_mpd(r: dict[str, Any]) -> None:
     rate = r["megabytes"] / r["seconds"] if r["seconds"] else 0.0
     console.print(
         f"{r['ingested']:,} slice(s) ingested, {r['already_done']:,} already done, "

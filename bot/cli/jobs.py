@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
+from bot.cli.common import JsonFlag, console, execute, settings
 from sql import clock
 from sql.errors import TuneclusterError
 
 if TYPE_CHECKING:  # the services load only for the command that needs them
     from bot.services.jobs import JobOutcome
+    from bot.settings import Settings
+    from sql.database import Database
 
 JOBS = ("enrich", "ingest", "retrain")
 
@@ -43,8 +45,8 @@ def jobs_command(
     from bot.scheduler import LEASE
     from sql import guilds, jobs
 
-    async def body() -> dict[str, Any]:
-        async with open_database(config) as db, db.connection() as conn:
+    async def body(config: Settings, db: Database) -> dict[str, Any]:
+        async with db.connection() as conn:
             runs = await jobs.runs(conn, job, limit) if job else await jobs.last_runs(conn, 50)
             holder = await jobs.lease_holder(conn, LEASE)
             rows = await guilds.discovery_guilds(conn, enabled_only=False)
@@ -55,7 +57,7 @@ def jobs_command(
             "discovery": [_schedule(row, now) for row in rows],
         }
 
-    emit(run(body()), as_json, _render)
+    execute(body, as_json=as_json, render=_render, config=config)
 
 
 def _lease(holder: tuple[str, datetime] | None, now: datetime) -> dict[str, Any] | None:
@@ -143,25 +145,23 @@ def run_job(
     )
     from bot.services.train import TrainSettings, train
 
-    async def body() -> dict[str, Any]:
-        async with open_database(config) as db:
-            holder = holder_id("cli")
-            if name == "enrich":
-                async with open_clients(config, db) as (spotify, reccobeats):
-                    work = partial(enrich_catalogue, db, spotify=spotify, reccobeats=reccobeats)
-                    outcome = await recorded(db, name, holder, work)
-            elif name == "ingest":
-                work = partial(ingest_watched, db, config.watch_dir)
+    async def body(config: Settings, db: Database) -> dict[str, Any]:
+        holder = holder_id("cli")
+        if name == "enrich":
+            async with open_clients(config, db) as (spotify, reccobeats):
+                work = partial(enrich_catalogue, db, spotify=spotify, reccobeats=reccobeats)
                 outcome = await recorded(db, name, holder, work)
-            else:
-                options = TrainSettings.from_settings(config)
-                work = partial(retrain_if_changed, db, options, start=train)
-                outcome = await recorded(db, name, holder, work)
+        elif name == "ingest":
+            work = partial(ingest_watched, db, config.watch_dir)
+            outcome = await recorded(db, name, holder, work)
+        else:
+            options = TrainSettings.from_settings(config)
+            work = partial(retrain_if_changed, db, options, start=train)
+            outcome = await recorded(db, name, holder, work)
         assert outcome is not None
         return _outcome(name, outcome)
 
-    result = run(body())
-    emit(result, as_json, _render_outcome)
+    result = execute(body, as_json=as_json, render=_render_outcome, config=config)
     if result["outcome"] == "failed":
         raise TuneclusterError(f"{name} failed: {result['error']}")
 

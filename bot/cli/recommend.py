@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
+from bot.cli.common import JsonFlag, console, execute, settings
 from recommender import strategies
 from recommender.taxonomy import display
+from sql.errors import TuneclusterError
 
 if TYPE_CHECKING:
+    from bot.services.recommend import RecommendSettings
     from bot.settings import Settings
+    from recommender.filing import Filing
     from sql.database import Database
 
 TRACK_URL = "https://open.spotify.com/track/"
@@ -82,52 +85,66 @@ def recommend(
         raise typer.BadParameter("give LINK-OR-QUERY or --from-file PATH (one of them)")
     seeds = [text] if text is not None else _seeds(from_file)
     from bot.services import recommend as recommend_service  # heavy: only when used
-    from recommender.serving import Recommender
-    from recommender.store import model_store
-    from sql.errors import TuneclusterError
 
     config = settings()
     options = recommend_service.RecommendSettings.from_settings(config)
+    many = from_file is not None
+    chosen = strategy.value if strategy else None
 
-    async def body() -> list[dict[str, Any]]:
-        out = []
-        async with open_database(config) as db, _clients(config, db) as (spotify, recco):
-            recommender = Recommender(options.models_dir, model_store(config, db))
-            for seed in seeds:
-                try:
-                    result = await recommend_service.recommend(
-                        db,
-                        recommender,
-                        seed,
-                        options,
-                        n=n,
-                        strategy=strategy.value if strategy else None,
-                        bucket=bucket,
-                        spotify=spotify,
-                        reccobeats=recco,
-                        max_n=50,
-                    )
-                except TuneclusterError as error:
-                    if from_file is None:
-                        raise
-                    out.append({"input": seed, "error": str(error)})
-                    continue
-                out.append({"input": seed, **result.to_dict()})
-        return out
+    async def body(config: Settings, db: Database) -> dict[str, Any] | list[dict[str, Any]]:
+        answers = await _answers(db, config, options, seeds, many, n, chosen, bucket)
+        return answers if many else answers[0]
 
-    results = run(body())
-    if from_file is None:
-        emit(results[0], as_json, _render_recommendation)
-        return
-    emit(results, as_json, _render_many)
-    if any("error" in r for r in results):
+    render = _render_many if many else _render_recommendation
+    results = execute(body, as_json=as_json, render=render, config=config)
+    if many and any("error" in r for r in results):
         raise typer.Exit(1)
+
+
+async def _answers(
+    db: Database,
+    config: Settings,
+    options: RecommendSettings,
+    seeds: list[str],
+    keep_going: bool,
+    n: int,
+    strategy: str | None,
+    bucket: str | None,
+) -> list[dict[str, Any]]:
+    """Each seed's recommendation as its JSON form, `input` first; with `keep_going`, a
+    seed that fails is an `error` entry instead of the command's error."""
+    from bot.services import recommend as recommend_service
+    from recommender.serving import Recommender
+    from recommender.store import model_store
+
+    out = []
+    async with _clients(config, db) as (spotify, recco):
+        recommender = Recommender(options.models_dir, model_store(config, db))
+        for seed in seeds:
+            try:
+                result = await recommend_service.recommend(
+                    db,
+                    recommender,
+                    seed,
+                    options,
+                    n=n,
+                    strategy=strategy,
+                    bucket=bucket,
+                    spotify=spotify,
+                    reccobeats=recco,
+                    max_n=50,
+                )
+            except TuneclusterError as error:
+                if not keep_going:
+                    raise
+                out.append({"input": seed, "error": str(error)})
+                continue
+            out.append({"input": seed, **result.to_dict()})
+    return out
 
 
 def _seeds(path: Path | None) -> list[str]:
     """The non-empty, non-comment lines of `path` (a one-line error when unreadable)."""
-    from sql.errors import TuneclusterError
-
     assert path is not None
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -155,10 +172,8 @@ def genres(text: Text, as_json: JsonFlag = False) -> None:
     from recommender.serving import Recommender
     from recommender.store import model_store
 
-    config = settings()
-
-    async def body() -> dict[str, Any]:
-        async with open_database(config) as db, _clients(config, db) as (spotify, recco):
+    async def body(config: Settings, db: Database) -> Filing:
+        async with _clients(config, db) as (spotify, recco):
             return await genres_service.genres(
                 db,
                 Recommender(config.models_dir, model_store(config, db)),
@@ -168,7 +183,7 @@ def genres(text: Text, as_json: JsonFlag = False) -> None:
                 reccobeats=recco,
             )
 
-    emit(run(body()), as_json, _render_genres)
+    execute(body, as_json=as_json, render=_render_genres)
 
 
 def _title(track: dict[str, Any]) -> str:

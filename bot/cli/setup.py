@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli.common import JsonFlag, console, emit, progress, run, settings
+from bot.cli.common import JsonFlag, console, execute, reporting, settings
 from recommender.taxonomy import display
+
+if TYPE_CHECKING:
+    from bot.services.setup import SetupReport
+    from bot.settings import Settings
+    from sql.database import Database
 
 
 def setup(
@@ -28,31 +33,24 @@ def setup(
     from bot.services.setup import run_setup  # heavy: only when used
     from bot.services.train import TrainSettings
     from pipeline import datasets
-    from sql.database import Database
 
     config = settings()
     chosen = datasets.parse_names(dataset_names)
     cache_dir = Path(config.datasets_cache_dir or datasets.default_cache_dir())
 
-    async def body() -> dict[str, Any]:
-        async with Database(config.database_url) as db:
-            with progress(transient=True) as bar:
-                task = bar.add_task("setup", total=None)
+    async def body(config: Settings, db: Database) -> SetupReport:
+        with reporting("setup", transient=True) as report:
+            return await run_setup(
+                db,
+                TrainSettings.from_settings(config),
+                chosen,
+                cache_dir=cache_dir,
+                mirror=config.datasets_mirror,
+                progress=report,
+            )
 
-                def report(what: str, done: int, total: int) -> None:
-                    bar.update(task, description=what, completed=done, total=total or None)
-
-                result = await run_setup(
-                    db,
-                    TrainSettings.from_settings(config),
-                    chosen,
-                    cache_dir=cache_dir,
-                    mirror=config.datasets_mirror,
-                    progress=report,
-                )
-            return result.to_dict()
-
-    emit(run(body()), as_json, _render)
+    # no schema yet is what setup is for: it creates it
+    execute(body, as_json=as_json, render=_render, config=config, require_schema=False)
 
 
 def _render(r: dict[str, Any]) -> None:

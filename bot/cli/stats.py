@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import JsonFlag, console, emit, open_database, run, settings
+from bot.cli.common import JsonFlag, console, execute
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from sql.database import Database
 
 
 def stats(
@@ -21,27 +25,24 @@ def stats(
     from sql import catalogue
     from sql.migrate import schema_revision
 
-    config = settings()
+    async def body(config: Settings, db: Database) -> dict[str, Any]:
+        async with db.connection() as conn:
+            counts = await catalogue.counts(conn)
+        result = {
+            "engine": db.dialect,
+            "location": db.location,
+            "url": db.masked_url,
+            "revision": await schema_revision(db),
+            "counts": counts,
+        }
+        if curation:  # imported here: pandas is slow to load for the plain counts
+            from pipeline.curation import CurationFilters, curate_catalogue
 
-    async def body() -> dict:
-        async with open_database(config) as db:
-            async with db.connection() as conn:
-                counts = await catalogue.counts(conn)
-            result = {
-                "engine": db.dialect,
-                "location": db.location,
-                "url": db.masked_url,
-                "revision": await schema_revision(db),
-                "counts": counts,
-            }
-            if curation:  # imported here: pandas is slow to load for the plain counts
-                from pipeline.curation import CurationFilters, curate_catalogue
+            filters = CurationFilters.from_settings(config)
+            result["curation"] = (await curate_catalogue(db, filters)).to_dict()
+        return result
 
-                filters = CurationFilters.from_settings(config)
-                result["curation"] = (await curate_catalogue(db, filters)).to_dict()
-            return result
-
-    def render(r: dict) -> None:
+    def render(r: dict[str, Any]) -> None:
         console.print(f"[bold]{r['engine']}[/] at {r['location']} (schema {r['revision']})")
         table = Table("table", "rows", box=None)
         for name, count in r["counts"].items():
@@ -52,7 +53,7 @@ def stats(
 
             render_funnel(r["curation"])
 
-    emit(run(body()), as_json, render)
+    execute(body, as_json=as_json, render=render)
 
 
 def register(root: typer.Typer) -> None:

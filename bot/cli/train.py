@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from bot.cli.common import JsonFlag, console, emit, open_database, progress, run, settings
+from bot.cli.common import JsonFlag, console, execute, reporting, settings
 from recommender.taxonomy import display
+
+if TYPE_CHECKING:
+    from bot.services.train import TrainReport
+    from bot.settings import Settings
+    from sql.database import Database
 
 
 def train(
@@ -34,29 +39,22 @@ def train(
     config = settings()
     options = service.TrainSettings.from_settings(config)
 
-    async def body() -> dict[str, Any]:
-        async with open_database(config) as db:
-            if list_versions:
-                return {"versions": await service.list_versions(db)}
-            if activate:
-                switched = await service.activate(
-                    db, options.models_dir, activate, open_store(options.store, db)
-                )
-                return {
-                    "activated": switched.version,
-                    "previous": switched.previous,
-                    "genres_mapped": switched.genres_mapped,
-                }
-            with progress() as bar:
-                task = bar.add_task("training", total=None)
+    async def body(config: Settings, db: Database) -> dict[str, Any] | TrainReport:
+        if list_versions:
+            return {"versions": await service.list_versions(db)}
+        if activate:
+            switched = await service.activate(
+                db, options.models_dir, activate, open_store(options.store, db)
+            )
+            return {
+                "activated": switched.version,
+                "previous": switched.previous,
+                "genres_mapped": switched.genres_mapped,
+            }
+        with reporting("training") as report:
+            return await service.train(db, options, activate=not no_activate, progress=report)
 
-                def report(what: str, done: int, total: int) -> None:
-                    bar.update(task, description=what, completed=done, total=total or None)
-
-                result = await service.train(db, options, activate=not no_activate, progress=report)
-            return result.to_dict()
-
-    emit(run(body()), as_json, _render)
+    execute(body, as_json=as_json, render=_render, config=config)
 
 
 def _render(r: dict[str, Any]) -> None:
@@ -67,8 +65,22 @@ def _render(r: dict[str, Any]) -> None:
         before = r["previous"] or "none"
         console.print(f"now serving [bold]{r['activated']}[/] (was {before})")
         return
-    data, curation = r["data"], r["curation"]
     console.print(f"model [bold]{r['version']}[/] (data fingerprint {r['fingerprint'][:12]})")
+    _render_data(r)
+    _render_buckets(r["buckets"])
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items())
+    console.print(f"{r['assignments']:,} assignments written; {seconds}")
+    if r["activated"]:
+        console.print(f"now serving [bold]{r['version']}[/] (was {r['previous'] or 'none'})")
+    else:
+        console.print(f"trained, not activated: `tunecluster train --activate {r['version']}`")
+    if r["pruned"]:
+        console.print(f"pruned old versions: {', '.join(r['pruned'])}")
+
+
+def _render_data(r: dict[str, Any]) -> None:
+    """What was trained on: the curation funnel, the features, the tracks."""
+    data, curation = r["data"], r["curation"]
     funnel = Table("curation", "rule", "rows in", "rows out", box=None)
     for step in curation["funnel"]:
         funnel.add_row(
@@ -87,10 +99,13 @@ def _render(r: dict[str, Any]) -> None:
         f" tracks have no genre); others: {data['others_genre_share']:.1%} of distinct genres,"
         f" {data['others_track_share']:.1%} of tracks"
     )
+
+
+def _render_buckets(buckets: dict[str, Any]) -> None:
     table = Table(
         "bucket", "tracks", "k", "criterion", "silhouette", "largest / smallest", box=None
     )
-    for bucket, b in r["buckets"].items():
+    for bucket, b in buckets.items():
         sizes = b["cluster_sizes"]
         silhouette = "-" if b["silhouette_at_k"] is None else f"{b['silhouette_at_k']:.3f}"
         table.add_row(
@@ -102,14 +117,6 @@ def _render(r: dict[str, Any]) -> None:
             f"{max(sizes):,} / {min(sizes):,}",
         )
     console.print(table)
-    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in r["seconds"].items())
-    console.print(f"{r['assignments']:,} assignments written; {seconds}")
-    if r["activated"]:
-        console.print(f"now serving [bold]{r['version']}[/] (was {r['previous'] or 'none'})")
-    else:
-        console.print(f"trained, not activated: `tunecluster train --activate {r['version']}`")
-    if r["pruned"]:
-        console.print(f"pruned old versions: {', '.join(r['pruned'])}")
 
 
 def _render_versions(rows: list[dict[str, Any]]) -> None:

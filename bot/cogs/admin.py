@@ -69,12 +69,12 @@ class Admin(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         app = self.bot.context
         report = await status(app.db, spotify_configured=app.spotify is not None)
-        report["feedback"] = feedback.summary_lines(await feedback.report(app.db))
+        report.feedback = feedback.summary_lines(await feedback.report(app.db))
         if app.retrainer.running:
-            report["jobs"].insert(
+            report.jobs.insert(
                 0, {"job": "retrain", "outcome": "running", "started_at": app.retrainer.started_at}
             )
-        await interaction.followup.send(embed=status_embed(report), ephemeral=True)
+        await interaction.followup.send(embed=status_embed(report.to_dict()), ephemeral=True)
 
     @app_commands.command(
         name="sync", description="Register the bot's commands with Discord everywhere (owners)"

@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import TuneclusterBot
-from bot.cogs.autocomplete import catalogue_tracks
+from bot.autocomplete import catalogue_tracks
 from bot.embeds import genres_embed
 from bot.services.cards import track_cards
 from bot.services.genres import genres
@@ -37,9 +37,9 @@ class Genres(commands.Cog):
             spotify=app.spotify,
             reccobeats=app.reccobeats,
         )
-        track_id = filing["track"]["track_id"]
+        track_id = filing.track.track_id
         card = (await track_cards(app.db, [track_id])).get(track_id)
-        await interaction.followup.send(embed=genres_embed(filing, card))
+        await interaction.followup.send(embed=genres_embed(filing.to_dict(), card))
 
 
 async def setup(bot: TuneclusterBot) -> None:

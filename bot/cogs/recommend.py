@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import TuneclusterBot
-from bot.cogs.autocomplete import catalogue_tracks
+from bot.autocomplete import catalogue_tracks
 from bot.services.cards import track_cards
 from bot.services.feedback import FeedbackSettings, arm_of, strategy_for, taste_seed
 from bot.services.recommend import (

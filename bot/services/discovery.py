@@ -430,28 +430,39 @@ async def scheduled_post(
 
     async def body() -> JobOutcome:
         slot, before = claimed[0]
-        counts: dict[str, Any] = {"guild_id": guild_id, "slot": slot.isoformat()}
-        sent: list[bool] = []
-
-        async def delivering(post: DiscoveryPost, cards: dict[str, TrackCard]) -> int | None:
-            sent.append(True)
-            return await deliver(post, cards)
-
-        try:
-            post = await post_now(
-                db, guild_id, delivering, no_repeat_days=no_repeat_days, slot=slot
-            )
-        except ChannelLost as lost:
-            return JobOutcome("failed", {**counts, "disabled": True}, f"guild {guild_id}: {lost}")
-        except (NothingToPost, DiscoveryError) as nothing:
-            return JobOutcome("skipped", counts, f"guild {guild_id}: {nothing}")
-        except Exception:
-            if not sent:
-                await _give_back(db, guild_id, slot, before)
-            raise
-        counts.update(tracks=len(post.picks), buckets=[p.bucket for p in post.picks])
-        if post.missing:
-            counts["exhausted"] = post.missing
-        return JobOutcome("ok", counts, detail=post)
+        return await _post_claimed(db, guild_id, deliver, slot, before, no_repeat_days)
 
     return await recorded(db, "discovery", holder, body, gate=gate)
+
+
+async def _post_claimed(
+    db: Database,
+    guild_id: int,
+    deliver: Deliver,
+    slot: datetime,
+    before: datetime | None,
+    no_repeat_days: float,
+) -> JobOutcome:
+    """Post the slot this process claimed, as the run's outcome. A failure before anything
+    was sent gives the slot back (the guild's last slot is `before` again)."""
+    counts: dict[str, Any] = {"guild_id": guild_id, "slot": slot.isoformat()}
+    sent: list[bool] = []
+
+    async def delivering(post: DiscoveryPost, cards: dict[str, TrackCard]) -> int | None:
+        sent.append(True)
+        return await deliver(post, cards)
+
+    try:
+        post = await post_now(db, guild_id, delivering, no_repeat_days=no_repeat_days, slot=slot)
+    except ChannelLost as lost:
+        return JobOutcome("failed", {**counts, "disabled": True}, f"guild {guild_id}: {lost}")
+    except (NothingToPost, DiscoveryError) as nothing:
+        return JobOutcome("skipped", counts, f"guild {guild_id}: {nothing}")
+    except Exception:
+        if not sent:
+            await _give_back(db, guild_id, slot, before)
+        raise
+    counts.update(tracks=len(post.picks), buckets=[p.bucket for p in post.picks])
+    if post.missing:
+        counts["exhausted"] = post.missing
+    return JobOutcome("ok", counts, detail=post)

@@ -9,6 +9,7 @@ from typing import Any
 from bot.services.recommend import check_text
 from pipeline.resolver import resolve_track
 from recommender import taxonomy
+from recommender.filing import Filing
 from recommender.serving import Recommender
 from sql.database import Database
 
@@ -21,7 +22,7 @@ async def genres(
     genre_map_file: Path | None = None,
     spotify: Any = None,
     reccobeats: Any = None,
-) -> dict[str, Any]:
+) -> Filing:
     """The filing of the track `text` names (before any training: the configured rules)."""
     check_text(text)
     track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)

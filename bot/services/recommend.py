@@ -89,14 +89,7 @@ async def recommend(
     """Resolve `text`, recommend `n` tracks and log them (one line errors otherwise).
     `max_n` is the most picks this caller may ask for (the command line allows more)."""
     check_options(text, n, max_n)
-    try:
-        track_id = await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
-    except TuneclusterError:
-        if await _catalogue_empty(db):
-            raise CatalogueEmpty(
-                "the catalogue is empty: run `tunecluster setup` (or `tunecluster import`)"
-            ) from None
-        raise
+    track_id = await _resolve(db, text, spotify, reccobeats)
     # what the member's 👎 removed (nothing without a member: the command line)
     tracks, artists = await exclusions(db, guild_id, user_id, config.dislike_artist_after)
     options = Options(
@@ -114,21 +107,40 @@ async def recommend(
     async with db.connection() as conn:
         result = await recommender.recommend(conn, track_id, options, rng=rng)
     if log and result.picks:
-        rows = [
-            {
-                "guild_id": guild_id,
-                "user_id": user_id,
-                "input_track_id": track_id,
-                "pick_track_id": pick.track_id,
-                "bucket": pick.bucket,
-                "strategy": result.strategy,
-            }
-            for pick in result.picks
-        ]
-        async with db.transaction() as conn:
-            await models.log_recommendations(conn, rows)
+        await _log(db, result, track_id, guild_id, user_id)
     metrics.recommended(result.strategy, len(result.picks))
     return result
+
+
+async def _resolve(db: Database, text: str, spotify: Any, reccobeats: Any) -> str:
+    """The track `text` names; an empty catalogue says so instead of "no track"."""
+    try:
+        return await resolve_track(db, text, spotify=spotify, reccobeats=reccobeats)
+    except TuneclusterError:
+        if await _catalogue_empty(db):
+            raise CatalogueEmpty(
+                "the catalogue is empty: run `tunecluster setup` (or `tunecluster import`)"
+            ) from None
+        raise
+
+
+async def _log(
+    db: Database, result: Recommendation, track_id: str, guild_id: int | None, user_id: int | None
+) -> None:
+    """Every pick in `recommendation_log`: the per-guild no-repeat rule reads it."""
+    rows = [
+        {
+            "guild_id": guild_id,
+            "user_id": user_id,
+            "input_track_id": track_id,
+            "pick_track_id": pick.track_id,
+            "bucket": pick.bucket,
+            "strategy": result.strategy,
+        }
+        for pick in result.picks
+    ]
+    async with db.transaction() as conn:
+        await models.log_recommendations(conn, rows)
 
 
 def check_options(text: str | None, n: int, max_n: int) -> None:

@@ -3,6 +3,7 @@ what the background jobs last did, and what Spotify allows this app right now.""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,35 @@ SHOWN_TABLES = ("track", "artist", "album", "audio_features", "playlist")
 SPOTIFY_KINDS = tuple(BATCH)  # the entity types whose access mode the client learns
 
 
-async def status(db: Database, *, spotify_configured: bool) -> dict[str, Any]:
+@dataclass
+class ServingModel:
+    version: str
+    status: str
+    since: datetime | None  # when it finished training (else when it was created)
+    age: str  # "3 d", "5 h", … or "unknown"
+
+
+@dataclass
+class Status:
+    counts: dict[str, int]
+    model: ServingModel | None  # None: no model trained yet
+    jobs: list[dict[str, Any]]  # the newest run of each background job
+    spotify: str  # what Spotify allows this app, in one line
+    feedback: list[str] | None = None  # members' reactions per arm (the bot adds them)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "counts": self.counts,
+            "model": asdict(self.model) if self.model is not None else None,
+            "jobs": self.jobs,
+            "spotify": self.spotify,
+        }
+        if self.feedback is not None:
+            out["feedback"] = self.feedback
+        return out
+
+
+async def status(db: Database, *, spotify_configured: bool) -> Status:
     async with db.connection() as conn:
         counts = await catalogue.counts(conn, SHOWN_TABLES)
         version = await models.active_version(conn)
@@ -23,20 +52,15 @@ async def status(db: Database, *, spotify_configured: bool) -> dict[str, Any]:
         runs = await jobs.last_runs(conn)
         learned = await state.capabilities(conn, "spotify")
         pause = await state.cooldown(conn, "spotify")
-    return {
-        "counts": counts,
-        "model": _model(model),
-        "jobs": runs,
-        "spotify": _spotify(spotify_configured, learned, pause),
-    }
+    return Status(counts, _model(model), runs, _spotify(spotify_configured, learned, pause))
 
 
-def _model(row: dict[str, Any] | None) -> dict[str, Any] | None:
+def _model(row: dict[str, Any] | None) -> ServingModel | None:
     if row is None:
         return None
     since = row.get("finished_at") or row.get("created_at")
     age = _age(since) if isinstance(since, datetime) else "unknown"
-    return {"version": row["version"], "status": row["status"], "since": since, "age": age}
+    return ServingModel(row["version"], row["status"], since, age)
 
 
 def _age(since: datetime) -> str:

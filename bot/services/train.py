@@ -10,7 +10,6 @@ serving.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -31,6 +30,7 @@ from recommender.association import AssociationConfig, SessionCoder, as_ids, fit
 from recommender.bundle import Bundle
 from recommender.fill import learn_plays_weight
 from recommender.store import ModelStore, StoreConfig, open_store
+from recommender.timings import Timings
 from recommender.training import (
     FitResult,
     TrainingConfig,
@@ -155,24 +155,60 @@ async def train(
     versions are removed by the evaluation)."""
     if config.k_min > config.k_max:
         raise TuneclusterError(f"k_min ({config.k_min}) is larger than k_max ({config.k_max})")
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    taxonomy = taxonomies.load(config.genre_map_file)
-    _step(progress, "reading the catalogue")
-    async with db.connection() as conn:
-        tracks = await frames.track_frame(conn)
-        genres = await frames.track_genres_frame(conn)
-    timings["read"] = time.perf_counter() - clock
+    timings = Timings()
+    with timings.phase("read"):
+        taxonomy = taxonomies.load(config.genre_map_file)
+        _step(progress, "reading the catalogue")
+        tracks, genres = await _catalogue_frames(db)
+    with timings.phase("curate"):
+        _step(progress, "curating")
+        curated, data, fingerprint = await _curate(tracks, genres, taxonomy, config)
+    with timings.phase("read_playlists"):
+        _step(progress, "reading the playlists")
+        ids = await asyncio.to_thread(as_ids, data.track_ids)
+        sessions = await training_sessions(db, ids, holdout, config.learn_from_reactions)
 
-    clock = time.perf_counter()
-    _step(progress, "curating")
+    store = open_store(config.store, db)
+    version, holder = await _new_version(db, config.models_dir, store, fingerprint)
+    try:
+        async with liveness.kept_alive(db, f"train:{version}", holder):
+            meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
+            meta["holdout_playlists"] = len(holdout)
+            meta, written = await _fit_and_write(
+                db, store, version, data, taxonomy, meta, (ids, *sessions), config,
+                timings=timings, progress=progress, executor=executor,
+            )  # fmt: skip
+    except BaseException as error:
+        await versions.discard(db, config.models_dir, version, _reason(error), store)
+        raise
+    previous = None
+    if activate:
+        with timings.phase("activate"):
+            previous = (await versions.activate(db, config.models_dir, version, store)).previous
+    pruned = await versions.prune(db, config.models_dir, config.models_keep, store) if prune else []
+    return TrainReport(version, activate, previous, pruned, meta, written, timings.seconds)
+
+
+async def _catalogue_frames(db: Database) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tracks with their features and the (track, genre) pairs."""
+    async with db.connection() as conn:
+        return await frames.track_frame(conn), await frames.track_genres_frame(conn)
+
+
+async def _curate(
+    tracks: pd.DataFrame,
+    genres: pd.DataFrame,
+    taxonomy: taxonomies.Taxonomy,
+    config: TrainSettings,
+) -> tuple[CurationResult, TrainingData, str]:
+    """`training_set` off the loop (pandas work), or the one-line reason there is none."""
     if tracks.empty:
         raise TuneclusterError(
             "the catalogue is empty: import a dataset first (tunecluster import)"
         )
     if config.hide_popularity:
         tracks = without_popularity(tracks)
-    curated, data, fingerprint = await asyncio.to_thread(  # pandas work: off the loop
+    curated, data, fingerprint = await asyncio.to_thread(
         training_set, tracks, genres, taxonomy, config
     )
     if (emptied := curated.emptied_by()) is not None:
@@ -182,16 +218,15 @@ async def train(
             f"no curated track has both audio features and a genre ({curated.rows_out} curated"
             " tracks): enrich artist genres or relax the curation settings"
         )
-    timings["curate"] = time.perf_counter() - clock
+    return curated, data, fingerprint
 
-    clock = time.perf_counter()
-    _step(progress, "reading the playlists")
-    ids = await asyncio.to_thread(as_ids, data.track_ids)
-    sessions = await training_sessions(db, ids, holdout, config.learn_from_reactions)
-    timings["read_playlists"] = time.perf_counter() - clock
 
-    store = open_store(config.store, db)
-    await versions.recover(db, config.models_dir, store)  # what a killed training left
+async def _new_version(
+    db: Database, models_dir: Path, store: ModelStore, fingerprint: str
+) -> tuple[str, str]:
+    """A `training` version row and the lease that says it is alive (what a killed
+    training left is recovered first); returns the version and the lease's holder."""
+    await versions.recover(db, models_dir, store)
     version = bundles.new_version(fingerprint)
     holder = liveness.holder_id("train")
     async with db.transaction() as conn:
@@ -199,50 +234,46 @@ async def train(
             conn, version, fingerprint=fingerprint, path=store.where(version)
         )
         await jobs.take_lease(conn, f"train:{version}", holder, liveness.ALIVE_SECONDS)
-    try:
-        async with liveness.kept_alive(db, f"train:{version}", holder):
-            meta = _meta(version, fingerprint, curated.to_dict(), data, taxonomy, config)
-            meta["holdout_playlists"] = len(holdout)
-            training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
-            _step(progress, f"fitting {len(data.members)} buckets and the association (worker)")
-            clock = time.perf_counter()
-            result = await in_worker(
-                executor,
-                _fit_and_save,
-                data,
-                training,
-                taxonomy,
-                meta,
-                config.models_dir,
-                (ids, *sessions),
-                config.association,
-            )
-            worker_seconds = time.perf_counter() - clock
-            meta = result["meta"]
-            timings["associate"] = meta["association"]["seconds"]
-            timings["fit"] = worker_seconds - timings["associate"]
-            _step(progress, "storing the bundle")
-            clock = time.perf_counter()
-            await store.put(version, bundles.bundle_dir(config.models_dir, version))
-            timings["store"] = time.perf_counter() - clock
+    return version, holder
 
-            clock = time.perf_counter()
-            written = await _write(db, version, data, result["fit"], progress)
-            timings["write"] = time.perf_counter() - clock
-            meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
-            async with db.transaction() as conn:
-                await models.finish_model_version(conn, version, status="ready", meta=meta)
-    except BaseException as error:
-        await versions.discard(db, config.models_dir, version, _reason(error), store)
-        raise
-    previous = None
-    if activate:
-        clock = time.perf_counter()
-        switched = await versions.activate(db, config.models_dir, version, store)
-        previous = switched.previous
-        timings["activate"] = time.perf_counter() - clock
-    pruned = await versions.prune(db, config.models_dir, config.models_keep, store) if prune else []
-    return TrainReport(version, activate, previous, pruned, meta, written, timings)
+
+async def _fit_and_write(
+    db: Database,
+    store: ModelStore,
+    version: str,
+    data: TrainingData,
+    taxonomy: taxonomies.Taxonomy,
+    meta: dict[str, Any],
+    sessions: tuple[np.ndarray, np.ndarray, np.ndarray],
+    config: TrainSettings,
+    *,
+    timings: Timings,
+    progress: Progress | None,
+    executor: Executor | None,
+) -> tuple[dict[str, Any], int]:
+    """Fit and save the bundle in a worker, store it, write every assignment and mark
+    the version `ready`; returns its meta and the assignments written."""
+    training = TrainingConfig(seed=config.seed, k_min=config.k_min, k_max=config.k_max)
+    _step(progress, f"fitting {len(data.members)} buckets and the association (worker)")
+    worker = Timings()
+    with worker.phase("worker"):
+        fitted: Fitted = await in_worker(
+            executor, _fit_and_save, data, training, taxonomy, meta, config.models_dir,
+            sessions, config.association,
+        )  # fmt: skip
+    meta = fitted.meta
+    # the association is timed inside the worker; "fit" is the rest of the worker's time
+    timings.seconds["associate"] = meta["association"]["seconds"]
+    timings.seconds["fit"] = worker.seconds["worker"] - timings.seconds["associate"]
+    _step(progress, "storing the bundle")
+    with timings.phase("store"):
+        await store.put(version, bundles.bundle_dir(config.models_dir, version))
+    with timings.phase("write"):
+        written = await _write(db, version, data, fitted.fit, progress)
+    meta["seconds"] = {k: round(v, 3) for k, v in timings.seconds.items()}
+    async with db.transaction() as conn:
+        await models.finish_model_version(conn, version, status="ready", meta=meta)
+    return meta, written
 
 
 def without_popularity(tracks: pd.DataFrame) -> pd.DataFrame:
@@ -302,6 +333,15 @@ def _meta(
     }
 
 
+@dataclass
+class Fitted:
+    """What the worker hands back: the assignments to write (no models: the bundle on
+    disk holds them) and the version's meta, completed with the fit's."""
+
+    fit: FitResult
+    meta: dict[str, Any]
+
+
 def _fit_and_save(
     data: TrainingData,
     training: TrainingConfig,
@@ -310,19 +350,18 @@ def _fit_and_save(
     models_dir: Path,
     sessions: tuple[np.ndarray, np.ndarray, np.ndarray],
     association_config: AssociationConfig,
-) -> dict[str, Any]:
-    """Worker side: fit every bucket and the association, write the bundle; returns
-    assignments + meta."""
+) -> Fitted:
+    """Worker side: fit every bucket and the association, write the bundle."""
     result = fit(data, training)
-    clock = time.perf_counter()
-    ids, session_rows, track_rows = sessions
-    if len(ids) != len(data.track_ids) or ids[-1].decode() != data.track_ids[-1]:
-        raise TuneclusterError("track ids are not plain ASCII: cannot lay out the model")
-    association = fit_codes(session_rows, track_rows, ids, association_config)
-    fill = learn_plays_weight(
-        session_rows, track_rows, len(ids), result.models, result.assignments, training.seed
-    )
-    associate_seconds = time.perf_counter() - clock
+    timings = Timings()
+    with timings.phase("associate"):
+        ids, session_rows, track_rows = sessions
+        if len(ids) != len(data.track_ids) or ids[-1].decode() != data.track_ids[-1]:
+            raise TuneclusterError("track ids are not plain ASCII: cannot lay out the model")
+        association = fit_codes(session_rows, track_rows, ids, association_config)
+        fill = learn_plays_weight(
+            session_rows, track_rows, len(ids), result.models, result.assignments, training.seed
+        )
     layout = layouts.build(
         ids,
         [(a.bucket, a.rows, a.cluster, a.position) for a in result.assignments],
@@ -337,7 +376,7 @@ def _fit_and_save(
             "worker_peak_mb": _peak_mb(),
         },
         "buckets": {b: m.summary() for b, m in result.models.items()},
-        "association": {**association.report, "seconds": round(associate_seconds, 3)},
+        "association": {**association.report, "seconds": round(timings.seconds["associate"], 3)},
         "hybrid": {"plays_weight": fill.pop("weight"), **fill},
     }
     bundle = Bundle(
@@ -351,7 +390,7 @@ def _fit_and_save(
     )
     bundles.save(bundle, models_dir)
     light = FitResult(models={}, assignments=result.assignments, seconds=result.seconds)
-    return {"fit": light, "meta": meta}
+    return Fitted(light, meta)
 
 
 def _peak_mb() -> float | None:
