@@ -179,7 +179,7 @@ async def test_status_shows_a_persisted_stop(db: Database) -> None:
 
     until = datetime.now(UTC) + timedelta(hours=2)
     await DatabaseState(db, "spotify").stop_until(until, "QUOTA_EXCEEDED")
-    shown = (await status(db, spotify_configured=True))["spotify"]
+    shown = (await status(db, spotify_configured=True)).spotify
     assert (
         shown
         == f"access not probed yet; cooling down until {until:%Y-%m-%d %H:%M} UTC (QUOTA_EXCEEDED)"
