@@ -141,8 +141,7 @@ def genres_embed(filing: dict[str, Any], card: TrackCard | None) -> discord.Embe
 
 
 def train_embed(report: dict[str, Any]) -> discord.Embed:
-    meta = report.get("meta", {})
-    buckets = meta.get("buckets") or {}
+    buckets = report.get("buckets") or {}  # `TrainReport.to_dict()` lifts the meta's keys
     ks = ", ".join(f"{display(name)} k={info.get('k')}" for name, info in sorted(buckets.items()))
     seconds = sum((report.get("seconds") or {}).values())
     embed = discord.Embed(title=f"Model {report['version']} is serving", colour=BRAND)

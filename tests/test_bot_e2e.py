@@ -290,6 +290,8 @@ async def test_retrain_accepted_for_the_owner(world: World) -> None:
     await ix.wait_followups(1, timeout=120)
     report = ix.followups[0]["embeds"][0]
     assert report["title"].startswith("Model ") and "serving" in report["title"]
+    ks = next(f["value"] for f in report["fields"] if f["name"] == "k per genre")
+    assert "k=" in ks, ks  # each trained genre with its k
     async with world.db.connection() as conn:
         assert await models.active_version(conn) != before
 
