@@ -1,4 +1,4 @@
-"""`/status` and `tunecluster status`: what the catalogue holds, which model serves,
+"""`/status`: what the catalogue holds, which model serves,
 what the background jobs last did, and what Spotify allows this app right now."""
 
 from __future__ import annotations
