@@ -25,7 +25,7 @@ import numpy as np
 
 from recommender.taxonomy import display
 from sql import picks as reads
-from sql.models import utcnow
+from sql.model_versions import utcnow
 from sql.normalize import norm_name
 
 if TYPE_CHECKING:  # light at import: the settings validate strategy names through here

@@ -20,7 +20,7 @@ from sqlalchemy import and_, bindparam, exists, literal_column, select, union_al
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sql.models import ACTIVE_KEY, active_version
+from sql.model_versions import ACTIVE_KEY, active_version
 from sql.schema import (
     FEATURE_COLUMNS,
     album,

@@ -33,7 +33,7 @@ from recommender import discovery as picking
 from recommender.serving import song_key
 from recommender.taxonomy import display
 from sql import discovery as reads
-from sql import guilds, models
+from sql import guilds, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
 
@@ -234,7 +234,7 @@ async def unmodelled(db: Database, buckets: str | None) -> list[str]:
     if not chosen:
         return []
     async with db.connection() as conn:
-        version = await models.active_version(conn)
+        version = await model_versions.active_version(conn)
         sizes = await reads.cluster_sizes(conn, version) if version else {}
     return [b for b in chosen if not sizes.get(b)]
 
@@ -295,7 +295,7 @@ async def prepare(
     chosen = [b for b in (row.get("buckets") or "").split(",") if b]
     since = naive(now - timedelta(days=no_repeat_days)) if no_repeat_days > 0 else None
     async with db.connection() as conn:
-        version = await models.active_version(conn)
+        version = await model_versions.active_version(conn)
         if version is None:
             raise NothingToPost("no model is trained yet: run `tunecluster train` first")
         sizes = await reads.cluster_sizes(conn, version)
@@ -372,7 +372,7 @@ async def post_now(
         for p in post.picks
     ]
     async with db.transaction() as conn:
-        await models.log_recommendations(conn, rows)
+        await model_versions.log_recommendations(conn, rows)
         await guilds.record_post(conn, guild_id)
     return post
 

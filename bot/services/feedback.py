@@ -25,7 +25,7 @@ import numpy as np
 
 from recommender import strategies
 from recommender.serving import Recommendation
-from sql import models
+from sql import model_versions
 from sql import reactions as store
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -166,7 +166,7 @@ async def record_shown(
             "strategy": strategy,
             "arm": arm,
             "model_version": model_version,
-            "created_at": models.utcnow(),
+            "created_at": model_versions.utcnow(),
         }
         for position, track_id in enumerate(track_ids)
     ]
@@ -225,7 +225,7 @@ async def react(db: Database, click: Click, *, guild_id: int | None, user_id: in
             raise FeedbackRefused("That button is not one of mine; nothing was recorded.")
         if pick["present"] is None:
             raise FeedbackRefused("That track is no longer in the catalogue; nothing was recorded.")
-        now = models.utcnow()
+        now = model_versions.utcnow()
         await store.put_reaction(
             conn,
             {

@@ -32,7 +32,7 @@ from pipeline.enrichment import enrich
 from pipeline.importers import FORMATS, import_dataset
 from pipeline.importers.writing import record_files
 from recommender import taxonomy as taxonomies
-from sql import frames, jobs, liveness, models
+from sql import frames, jobs, liveness, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.liveness import holder_id as holder_id  # re-exported: the callers' name for it
@@ -261,8 +261,8 @@ StartTraining = Callable[[Database, TrainSettings], Awaitable[TrainReport]]
 async def active_fingerprint(db: Database) -> str | None:
     """The curated-set fingerprint the serving model was trained on."""
     async with db.connection() as conn:
-        version = await models.active_version(conn)
-        row = await models.get_model_version(conn, version) if version else None
+        version = await model_versions.active_version(conn)
+        row = await model_versions.get_model_version(conn, version) if version else None
     return row["fingerprint"] if row else None
 
 

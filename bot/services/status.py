@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.spotify.client import BATCH
-from sql import catalogue, jobs, models
+from sql import catalogue, jobs, model_versions
 from sql import enrichment_state as state
 from sql.database import Database
 
@@ -18,8 +18,8 @@ SPOTIFY_KINDS = tuple(BATCH)  # the entity types whose access mode the client le
 async def status(db: Database, *, spotify_configured: bool) -> dict[str, Any]:
     async with db.connection() as conn:
         counts = await catalogue.counts(conn, SHOWN_TABLES)
-        version = await models.active_version(conn)
-        model = await models.get_model_version(conn, version) if version else None
+        version = await model_versions.active_version(conn)
+        model = await model_versions.get_model_version(conn, version) if version else None
         runs = await jobs.last_runs(conn)
         learned = await state.capabilities(conn, "spotify")
         pause = await state.cooldown(conn, "spotify")

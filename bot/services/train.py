@@ -40,7 +40,7 @@ from recommender.training import (
     prepare,
     training_fingerprint,
 )
-from sql import frames, jobs, liveness, models
+from sql import frames, jobs, liveness, model_versions
 from sql import reactions as reaction_store
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -196,7 +196,7 @@ async def train(
     version = bundles.new_version(fingerprint)
     holder = liveness.holder_id("train")
     async with db.transaction() as conn:
-        await models.insert_model_version(
+        await model_versions.insert_model_version(
             conn, version, fingerprint=fingerprint, path=store.where(version)
         )
         await jobs.take_lease(conn, f"train:{version}", holder, liveness.ALIVE_SECONDS)
@@ -232,7 +232,7 @@ async def train(
             timings["write"] = time.perf_counter() - clock
             meta["seconds"] = {k: round(v, 3) for k, v in timings.items()}
             async with db.transaction() as conn:
-                await models.finish_model_version(conn, version, status="ready", meta=meta)
+                await model_versions.finish_model_version(conn, version, status="ready", meta=meta)
     except BaseException as error:
         await versions.discard(db, config.models_dir, version, _reason(error), store)
         raise
@@ -375,7 +375,7 @@ async def _write(
         for c, n in enumerate(np.bincount(a.cluster.astype(np.int64)))
     ]
     async with db.transaction() as conn:
-        await models.write_clusters(conn, version, sizes)
+        await model_versions.write_clusters(conn, version, sizes)
     done = 0
     _step(progress, "writing cluster assignments", 0, total)
     for assignment in result.assignments:
@@ -393,7 +393,7 @@ async def _write(
         for start in range(0, len(rows), WRITE_TRANSACTION):
             batch = rows[start : start + WRITE_TRANSACTION]
             async with db.transaction() as conn:
-                await models.write_assignments(conn, batch)
+                await model_versions.write_assignments(conn, batch)
             done += len(batch)
             _step(progress, "writing cluster assignments", done, total)
     return done
@@ -411,6 +411,6 @@ async def activate(
 
 async def list_versions(db: Database) -> list[dict[str, Any]]:
     async with db.connection() as conn:
-        rows = await models.list_model_versions(conn)
-        active = await models.active_version(conn)
+        rows = await model_versions.list_model_versions(conn)
+        active = await model_versions.active_version(conn)
     return [{**r, "active": r["version"] == active} for r in rows]
