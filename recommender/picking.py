@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recommender.taxonomy import display
-from sql import picks as reads
+from sql import picks as pick_reads
 from sql.model_versions import utcnow
 from sql.normalize import norm_name
 
@@ -204,11 +204,11 @@ class Picker:
         if fresh:
             unknown = [t for t in fresh if t not in known]
             if unknown:
-                known = {**known, **await reads.track_details(self.conn, unknown)}
+                known = {**known, **await pick_reads.track_details(self.conn, unknown)}
             recent: set[str] = set()
             if self.options.guild_id is not None and self.options.no_repeat_days > 0:
                 since = utcnow() - timedelta(days=self.options.no_repeat_days)
-                recent = await reads.recently_recommended(
+                recent = await pick_reads.recently_recommended(
                     self.conn, self.options.guild_id, fresh, since
                 )
             for track_id in fresh:

@@ -32,7 +32,7 @@ from bot.services.jobs import JobOutcome, one_line, recorded
 from recommender import discovery as picking
 from recommender.serving import song_key
 from recommender.taxonomy import display
-from sql import discovery as reads
+from sql import discovery as discovery_reads
 from sql import guilds, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -44,7 +44,7 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 GRACE = timedelta(minutes=15)
 DEMAND_DAYS = 90
 MAX_BUCKETS = 10  # one embed per bucket; Discord allows 10 per message
-STRATEGY = reads.DISCOVERY_STRATEGY
+STRATEGY = discovery_reads.DISCOVERY_STRATEGY
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 
@@ -235,7 +235,7 @@ async def unmodelled(db: Database, buckets: str | None) -> list[str]:
         return []
     async with db.connection() as conn:
         version = await model_versions.active_version(conn)
-        sizes = await reads.cluster_sizes(conn, version) if version else {}
+        sizes = await discovery_reads.cluster_sizes(conn, version) if version else {}
     return [b for b in chosen if not sizes.get(b)]
 
 
@@ -298,11 +298,13 @@ async def prepare(
         version = await model_versions.active_version(conn)
         if version is None:
             raise NothingToPost("no model is trained yet: run `tunecluster train` first")
-        sizes = await reads.cluster_sizes(conn, version)
+        sizes = await discovery_reads.cluster_sizes(conn, version)
         demand = (
             []
             if chosen
-            else await reads.bucket_demand(conn, guild_id, naive(now - timedelta(days=DEMAND_DAYS)))
+            else await discovery_reads.bucket_demand(
+                conn, guild_id, naive(now - timedelta(days=DEMAND_DAYS))
+            )
         )
         buckets, unmodelled = picking.choose_buckets(
             chosen, [b for b, _ in demand], picking.modelled_order(sizes), row.get("posts") or 0
