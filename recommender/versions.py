@@ -14,14 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from recommender import bundle as bundles
 from recommender.store import ModelStore, open_store
-from sql import liveness, model_versions
+from sql import catalogue, liveness, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
-from sql.schema import genre
 
 
 class VersionError(TuneclusterError):
@@ -60,7 +57,7 @@ async def activate(
     await ensure_local(store, models_dir, version)
     loaded = bundles.load(models_dir, version)  # raises a one-line BundleError if unreadable
     async with db.transaction() as conn:
-        names = list((await conn.execute(select(genre.c.name))).scalars())
+        names = await catalogue.genre_names(conn)
         mapped = await model_versions.replace_genre_buckets(conn, loaded.taxonomy.mapping(names))
         await model_versions.set_active_version(conn, version)
     return Activation(version, previous, mapped)

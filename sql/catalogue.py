@@ -319,6 +319,36 @@ async def existing_ids(conn: AsyncConnection, table: Table, ids: Iterable[str]) 
     return found
 
 
+def key_columns(table: str) -> tuple[str, ...]:
+    """The primary-key columns of the catalogue table named `table`, in key order."""
+    return tuple(c.name for c in metadata.tables[table].primary_key.columns)
+
+
+async def stored_rows(
+    conn: AsyncConnection, table: str, keys: Sequence[tuple], columns: Sequence[str]
+) -> dict[tuple, dict[str, Any]]:
+    """The stored rows of `table` whose primary key (a tuple) is in `keys`, with their key
+    and `columns`: what an import compares with the rows it is about to write. Read by
+    the first key column, in chunks."""
+    stored = metadata.tables[table]
+    names = key_columns(table)
+    selected = [stored.c[n] for n in (*names, *columns)]
+    found: dict[tuple, dict[str, Any]] = {}
+    wanted = set(keys)
+    for batch in chunked(dict.fromkeys(k[0] for k in keys), ID_CHUNK):
+        query = select(*selected).where(stored.c[names[0]].in_(batch))
+        for row in (await conn.execute(query)).mappings():
+            key = tuple(row[n] for n in names)
+            if key in wanted:
+                found[key] = dict(row)
+    return found
+
+
+async def genre_names(conn: AsyncConnection) -> list[str]:
+    """Every genre name the catalogue knows."""
+    return list((await conn.execute(select(genre.c.name))).scalars())
+
+
 # --- search -----------------------------------------------------------------------------------
 
 

@@ -19,10 +19,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
+from sql.catalogue import genre_names
 from sql.schema import (
     app_state,
     cluster,
-    genre,
     genre_bucket,
     model_version,
     recommendation_log,
@@ -133,7 +133,7 @@ async def set_active_version(conn: AsyncConnection, version: str) -> None:
 
 async def replace_genre_buckets(conn: AsyncConnection, mapping: dict[str, Sequence[str]]) -> int:
     """The genre → bucket table as the active model's taxonomy files it (for people and SQL)."""
-    known = set((await conn.execute(select(genre.c.name))).scalars())
+    known = set(await genre_names(conn))
     await conn.execute(delete(genre_bucket))
     rows = [(g, b) for g, buckets in mapping.items() if g in known for b in dict.fromkeys(buckets)]
     await _insert_many(conn, genre_bucket, ("genre", "bucket"), rows, ASSIGNMENT_CHUNK)

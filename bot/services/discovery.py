@@ -28,7 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.cards import TrackCard, track_cards
-from bot.services.jobs import JobOutcome, one_line, recorded
+from bot.services.jobs import JobOutcome, one_line, run_recorded
 from recommender import discovery as picking
 from recommender.serving import song_key
 from recommender.taxonomy import display
@@ -464,4 +464,4 @@ async def scheduled_post(
             counts["exhausted"] = post.missing
         return JobOutcome("ok", counts, detail=post)
 
-    return await recorded(db, "discovery", holder, body, gate=gate)
+    return await run_recorded(db, "discovery", holder, body, gate=gate)

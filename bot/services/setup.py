@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from pipeline import datasets
 from pipeline.datasets import Dataset
-from sql import catalogue, model_versions
+from sql import catalogue, model_versions, source_files
 from sql.database import Database
 from sql.migrate import init_schema
-from sql.schema import source_file
 
 Progress = Callable[[str, int, int], None]
 
@@ -64,10 +61,7 @@ def import_key(fmt: str, path: Path) -> str:
 
 async def _imported(db: Database, fmt: str, path: Path) -> bool:
     async with db.connection() as conn:
-        status = await conn.scalar(
-            select(source_file.c.status).where(source_file.c.name == import_key(fmt, path))
-        )
-    return status == "done"
+        return await source_files.status(conn, import_key(fmt, path)) == "done"
 
 
 async def run_setup(

@@ -17,27 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pipeline.importers.report import ImportReport
-from sql import catalogue
+from sql import catalogue, source_files
 from sql.database import Database
 from sql.normalize import clip_name
-from sql.schema import (
-    album,
-    artist,
-    artist_album,
-    artist_genre,
-    artist_track,
-    audio_features,
-    playlist,
-    playlist_track,
-    source_file,
-    track,
-    track_genre,
-)
-from sql.upsert import chunked, upsert
 
 Row = dict[str, Any]
 ProgressFn = Callable[[str, int, int], None]
@@ -105,7 +90,7 @@ class CatalogueBatch:
 @dataclass(frozen=True)
 class _Target:
     name: str
-    table: Table
+    table: str  # the catalogue table written
     write: Callable[[AsyncConnection, list[Row]], Awaitable[int]]
     compare: tuple[str, ...]  # non-key columns whose change counts as "updated"
     coalesce: bool  # True: a None in the new row changes nothing
@@ -121,29 +106,31 @@ def _compared(columns: tuple[str, ...]) -> tuple[str, ...]:
 
 
 _TARGETS = (
-    _Target("artists", artist, catalogue.upsert_artists, _compared(catalogue.ARTIST_COLUMNS), True),
-    _Target("albums", album, catalogue.upsert_albums, _compared(catalogue.ALBUM_COLUMNS), True),
-    _Target("tracks", track, catalogue.upsert_tracks, _compared(catalogue.TRACK_COLUMNS), True),
+    _Target(
+        "artists", "artist", catalogue.upsert_artists, _compared(catalogue.ARTIST_COLUMNS), True
+    ),
+    _Target("albums", "album", catalogue.upsert_albums, _compared(catalogue.ALBUM_COLUMNS), True),
+    _Target("tracks", "track", catalogue.upsert_tracks, _compared(catalogue.TRACK_COLUMNS), True),
     _Target(
         "features",
-        audio_features,
+        "audio_features",
         catalogue.upsert_audio_features,
         _compared(catalogue.AUDIO_FEATURE_COLUMNS),
         True,
     ),
-    _Target("artist_tracks", artist_track, catalogue.link_artist_tracks, ("position",), False),
-    _Target("artist_albums", artist_album, catalogue.link_artist_albums, (), False),
-    _Target("artist_genres", artist_genre, catalogue.upsert_artist_genres, (), False),
-    _Target("track_genres", track_genre, catalogue.upsert_track_genres, (), False),
+    _Target("artist_tracks", "artist_track", catalogue.link_artist_tracks, ("position",), False),
+    _Target("artist_albums", "artist_album", catalogue.link_artist_albums, (), False),
+    _Target("artist_genres", "artist_genre", catalogue.upsert_artist_genres, (), False),
+    _Target("track_genres", "track_genre", catalogue.upsert_track_genres, (), False),
     _Target(
         "playlists",
-        playlist,
+        "playlist",
         catalogue.upsert_playlists,
         _compared(catalogue.PLAYLIST_COLUMNS),
         True,
     ),
     _Target(
-        "playlist_tracks", playlist_track, catalogue.upsert_playlist_tracks, ("track_id",), False
+        "playlist_tracks", "playlist_track", catalogue.upsert_playlist_tracks, ("track_id",), False
     ),
 )
 
@@ -157,26 +144,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return bool(a) == bool(b)
     return a == b
-
-
-def _key_columns(table: Table) -> list[str]:
-    return [c.name for c in table.primary_key.columns]
-
-
-async def _stored(conn: AsyncConnection, target: _Target, keys: list[tuple]) -> dict[tuple, Row]:
-    """The stored rows for `keys` (primary-key tuples), with the compared columns."""
-    names = _key_columns(target.table)
-    columns = [target.table.c[n] for n in (*names, *target.compare)]
-    found: dict[tuple, Row] = {}
-    wanted = set(keys)
-    firsts = list(dict.fromkeys(k[0] for k in keys))
-    for batch in chunked(firsts, catalogue.ID_CHUNK):
-        query = select(*columns).where(target.table.c[names[0]].in_(batch))
-        for row in (await conn.execute(query)).mappings():
-            key = tuple(row[n] for n in names)
-            if key in wanted:
-                found[key] = dict(row)
-    return found
 
 
 def _changed(target: _Target, new: Row, old: Row) -> bool:
@@ -197,10 +164,10 @@ def _changed(target: _Target, new: Row, old: Row) -> bool:
 async def _write_target(
     conn: AsyncConnection, target: _Target, rows: list[Row], report: ImportReport
 ) -> None:
-    names = _key_columns(target.table)
+    names = catalogue.key_columns(target.table)
     keys = [tuple(r[n] for n in names) for r in rows]
-    stored = await _stored(conn, target, keys)
-    counts = report.table(target.table.name)
+    stored = await catalogue.stored_rows(conn, target.table, keys, target.compare)
+    counts = report.table(target.table)
     for key, row in zip(keys, rows, strict=True):
         old = stored.get(key)
         if old is None:
@@ -209,7 +176,7 @@ async def _write_target(
             counts.updated += 1
         else:
             counts.unchanged += 1
-        if target.table is track and row.get("name") is None:
+        if target.table == "track" and row.get("name") is None:
             # The source lacks the name: keep a known one, else store it empty.
             row["name"] = (old or {}).get("name") or ""
     await target.write(conn, rows)
@@ -233,13 +200,14 @@ async def write_batch(
         for done, target in enumerate(_TARGETS):
             rows = list(getattr(batch, target.name).values())
             if progress:
-                progress(target.table.name, done, len(_TARGETS))
+                progress(target.table, done, len(_TARGETS))
             if rows:
                 await _write_target(conn, target, rows, report)
         genres_after = (await catalogue.counts(conn, ["genre"]))["genre"]
         if genres_after != genres_before:
             report.table("genre").inserted = genres_after - genres_before
-        await record_files(conn, source_file_rows(report.format, report.files, report.summary()))
+        rows = source_file_rows(report.format, report.files, report.summary())
+        await source_files.record(conn, rows)
         if progress:
             progress("done", len(_TARGETS), len(_TARGETS))
 
@@ -261,10 +229,3 @@ def source_file_rows(
         }
         for path, rows_read in files.items()
     ]
-
-
-async def record_files(conn: AsyncConnection, rows: list[Row]) -> None:
-    if rows:
-        columns = tuple(rows[0])
-        values = [tuple(r[c] for c in columns) for r in rows]
-        await upsert(conn, source_file, values, columns=columns, merge="overwrite")
