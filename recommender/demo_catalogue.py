@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sql.schema import CONTINUOUS_FEATURES
+
 SOURCE = "demo-generated"
 LABEL = "GENERATED demo catalogue (not real music)"
 
@@ -41,17 +43,7 @@ GENRES: dict[str, list[str]] = {
 }
 BUCKETS = tuple(GENRES)
 
-FEATURES = (
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "tempo",
-    "valence",
-)
+FEATURES = CONTINUOUS_FEATURES
 # bucket → styles, each the means of FEATURES (spread is per feature below).
 STYLES: dict[str, list[tuple[float, ...]]] = {
     "rock": [

@@ -16,10 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.importers.reading import (
-    API_FEATURES,
     as_bool,
-    as_float,
     as_int,
+    feature_values,
     is_spotify_id,
     name_key,
     numbers,
@@ -28,12 +27,12 @@ from pipeline.importers.reading import (
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
 from sql.normalize import norm_name
+from sql.schema import FEATURE_COLUMNS
 
 FORMAT = "kaggle-tracks"
 SOURCE = "kaggle-tracks"
 GENRE_SOURCE = "track-genre"
-FEATURES = (*API_FEATURES, "time_signature")
-INTEGER_FEATURES = ("key", "mode", "time_signature")
+FEATURES = FEATURE_COLUMNS
 COLUMNS = (
     "track_id",
     "artists",
@@ -87,9 +86,7 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
             },
         )
         batch.put_track_genres(track_id, [row.track_genre], GENRE_SOURCE)
-        features = {
-            f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in FEATURES
-        }
+        features = feature_values(values, i, FEATURES)
         if any(v is not None for v in features.values()):
             batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
         for position, (artist_id, artist_name) in enumerate(

@@ -19,8 +19,8 @@ import pandas as pd
 
 from pipeline.importers.reading import (
     as_bool,
-    as_float,
     as_int,
+    feature_values,
     folder_files,
     genre_list,
     is_spotify_id,
@@ -33,24 +33,11 @@ from pipeline.importers.reading import (
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
+from sql.schema import FEATURE_COLUMNS
 
 FORMAT = "musicoset"
 SOURCE = "musicoset"
-FEATURES = (
-    "key",
-    "mode",
-    "time_signature",
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "valence",
-    "tempo",
-)
-INTEGER_FEATURES = ("key", "mode", "time_signature")
+FEATURES = FEATURE_COLUMNS
 FILES = {
     "artists.csv": (
         "artist_id",
@@ -185,9 +172,7 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
             continue
         duration = as_int(values["duration_ms"][i])
         batch.put("tracks", track_id, {"track_id": track_id, "duration_ms": duration})
-        features = {
-            f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in FEATURES
-        }
+        features = feature_values(values, i, FEATURES)
         batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
 
 

@@ -22,24 +22,11 @@ import pandas as pd
 from pipeline.importers.report import ImportReport
 from sql.errors import TuneclusterError
 from sql.normalize import norm_name
+from sql.schema import INTEGER_FEATURES
 
 SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 RELEASE_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 PRECISION_BY_LENGTH = {4: "year", 7: "month", 10: "day"}
-# Audio features in the order Spotify's API lists them, which the CSV datasets keep.
-API_FEATURES = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
 FIELD_LIMIT = 128 * 1024  # characters; longer fields skip their row (counted)
 NAME_KEY_PREFIX = "name:"  # ':' is outside base62, so a name key never equals a Spotify id
 
@@ -181,6 +168,14 @@ def as_float(value: Any) -> float | None:
     if value is None or value != value:
         return None
     return float(value)
+
+
+def feature_values(
+    values: dict[str, np.ndarray], i: int, names: Iterable[str]
+) -> dict[str, float | int | None]:
+    """Row `i` of the feature columns in `values` (`numbers`): the whole-number features
+    as ints, the others as floats, None where unknown."""
+    return {f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in names}
 
 
 def as_bool(value: str) -> bool | None:

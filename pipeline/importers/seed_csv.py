@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.importers.reading import (
-    as_float,
     as_int,
+    feature_values,
     folder_files,
     genre_list,
     is_spotify_id,
@@ -30,20 +30,11 @@ from pipeline.importers.reading import (
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
+from sql.schema import CONTINUOUS_FEATURES
 
 FORMAT = "seed-csv"
 SOURCE = "seed-csv"
-FEATURES = (
-    "tempo",
-    "valence",
-    "danceability",
-    "acousticness",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-)
+FEATURES = CONTINUOUS_FEATURES  # the export has no key, mode or time signature
 FILES = {
     "sample_artist.csv": ("artist_id", "name", "genres", "popularity"),
     "sample_album.csv": ("album_id", "album_popularity", "release_date"),
@@ -173,7 +164,7 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
         if track_id not in batch.tracks:
             report.skip(f"{file}: features of a track not in sample_track.csv", track_id)
             continue
-        features = {f: as_float(values[f][i]) for f in FEATURES}
+        features = feature_values(values, i, FEATURES)
         batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
 
 

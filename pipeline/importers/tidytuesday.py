@@ -15,9 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.importers.reading import (
-    API_FEATURES,
-    as_float,
     as_int,
+    feature_values,
     is_spotify_id,
     name_key,
     numbers,
@@ -27,12 +26,13 @@ from pipeline.importers.reading import (
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
 from sql.catalogue import normalise_genre
+from sql.schema import FEATURE_COLUMNS
 
 FORMAT = "tidytuesday"
 FILE = "spotify_songs.csv"
 SOURCE = "tidytuesday"
 GENRE_SOURCE = "playlist-subgenre"
-FEATURES = API_FEATURES
+FEATURES = tuple(f for f in FEATURE_COLUMNS if f != "time_signature")  # the file has none
 COLUMNS = (
     "track_id",
     "track_name",
@@ -108,17 +108,9 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
                 "source": SOURCE,
             },
         )
-        features = {f: values[f][i] for f in FEATURES}
-        if any(v == v for v in features.values()):
-            batch.put(
-                "features",
-                track_id,
-                {
-                    "track_id": track_id,
-                    **{f: _feature(f, v) for f, v in features.items()},
-                    "source": SOURCE,
-                },
-            )
+        features = feature_values(values, i, FEATURES)
+        if any(v is not None for v in features.values()):
+            batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
         artist_name = _text(row.track_artist)
         artist_id = name_key(artist_name) if artist_name else None
         subgenre = normalise_genre(row.playlist_subgenre) if _text(row.playlist_subgenre) else ""
@@ -167,10 +159,6 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
         )
     _notes(report, batch, missing_name, missing_artist, repeated_entries, subgenres)
     return batch
-
-
-def _feature(name: str, value: float) -> float | int | None:
-    return as_int(value) if name in ("key", "mode") else as_float(value)
 
 
 def _notes(

@@ -37,12 +37,11 @@ import pandas as pd
 from pipeline.mpd import corpus_genres as G
 from pipeline.mpd.synthetic import EXPONENT, OFFSET
 from sql.errors import TuneclusterError
-from sql.schema import FEATURE_COLUMNS
+from sql.schema import CONTINUOUS_FEATURES, FEATURE_COLUMNS
 
 BLOCK = 1000  # playlists per random stream
 BASE62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8)
-UNIT = ("acousticness", "danceability", "energy", "instrumentalness", "liveness")
-UNIT += ("speechiness", "valence")
+UNIT = tuple(f for f in CONTINUOUS_FEATURES if f not in ("loudness", "tempo"))  # in [0, 1]
 LENGTH_SIGMA = 0.8
 LENGTH_FILL = 1.05  # makes up for the clipping at 250 (as in synthetic.py)
 REDRAWS = 6  # a track drawn twice into a playlist is drawn again, this many times at most
