@@ -232,6 +232,44 @@ def folder_files(path: Path, names: Iterable[str], fmt: str) -> dict[str, Path]:
     return {n: folder / n for n in names}
 
 
+def read_folder(
+    path: Path, files: dict[str, tuple[str, ...]], fmt: str, report: ImportReport, **options: Any
+) -> dict[str, pd.DataFrame]:
+    """Every file of a folder format (name → required columns) read with `read_table`
+    (`options`: its `sep` and `quoted`)."""
+    found = folder_files(path, files, fmt)
+    return {
+        name: read_table(found[name], required=columns, fmt=fmt, report=report, **options)
+        for name, columns in files.items()
+    }
+
+
+def valid_track_rows(
+    frame: pd.DataFrame, duplicate: np.ndarray, report: ImportReport
+) -> Iterator[tuple[int, Any, str]]:
+    """(0-based index, row, track id) of a one-file dataset's rows that are neither
+    repeats (`duplicate`) nor without a Spotify track id; those are reported as skipped."""
+    for i, row in enumerate(frame.itertuples(index=False)):
+        if duplicate[i]:
+            report.skip("duplicate row", f"row {i + 1}: {row.track_id}")
+            continue
+        track_id = row.track_id.strip()
+        if not is_spotify_id(track_id):
+            report.skip("invalid track id", f"row {i + 1}: {track_id!r}")
+            continue
+        yield i, row, track_id
+
+
+def named(
+    name: str | None, kind: str, key: str, file: str, i: int, report: ImportReport
+) -> str | None:
+    """`name`, or None with the row (of the `kind` keyed `key`) reported as skipped."""
+    if not name:
+        report.skip(f"{file}: {kind} without a name", f"row {i + 1}: {key}")
+        return None
+    return name
+
+
 def unique_rows(frame: pd.DataFrame, file: str, report: ImportReport):
     """Rows with their 0-based index; exact duplicates are skipped and reported."""
     duplicate = frame.duplicated().to_numpy()

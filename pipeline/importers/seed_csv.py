@@ -19,11 +19,11 @@ import pandas as pd
 from pipeline.importers.reading import (
     as_int,
     feature_values,
-    folder_files,
     genre_list,
     is_spotify_id,
+    named,
     numbers,
-    read_table,
+    read_folder,
     release_date,
     unique_rows,
     valid_id,
@@ -46,11 +46,7 @@ FILES = {
 
 
 def parse(path: Path, report: ImportReport) -> CatalogueBatch:
-    files = folder_files(path, FILES, FORMAT)
-    frames = {
-        name: read_table(files[name], sep=",", required=cols, fmt=FORMAT, report=report)
-        for name, cols in FILES.items()
-    }
+    frames = read_folder(path, FILES, FORMAT, report, sep=",")
     batch = CatalogueBatch()
     _artists(frames["sample_artist.csv"], batch, report)
     _albums(frames["sample_album.csv"], batch, report)
@@ -69,9 +65,8 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
         artist_id = valid_id(row.artist_id, "artist", file, i, report)
         if artist_id is None:
             continue
-        name = row.name.strip()
-        if not name:
-            report.skip(f"{file}: artist without a name", f"row {i + 1}: {artist_id}")
+        name = named(row.name.strip(), "artist", artist_id, file, i, report)
+        if name is None:
             continue
         batch.put(
             "artists",
@@ -125,9 +120,8 @@ def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) ->
         track_id = valid_id(row.track_id, "track", file, i, report)
         if track_id is None:
             continue
-        name = row.track_name.strip()
-        if not name:
-            report.skip(f"{file}: track without a name", f"row {i + 1}: {track_id}")
+        name = named(row.track_name.strip(), "track", track_id, file, i, report)
+        if name is None:
             continue
         album_id = row.album_id.strip()
         if not is_spotify_id(album_id):
@@ -164,8 +158,7 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
         if track_id not in batch.tracks:
             report.skip(f"{file}: features of a track not in sample_track.csv", track_id)
             continue
-        features = feature_values(values, i, FEATURES)
-        batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
+        batch.put_features(track_id, feature_values(values, i, FEATURES), SOURCE)
 
 
 def _artist_tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
@@ -183,11 +176,7 @@ def _artist_tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportRep
             continue
         position = credits.get(track_id, 0)
         credits[track_id] = position + 1
-        batch.put(
-            "artist_tracks",
-            (artist_id, track_id),
-            {"artist_id": artist_id, "track_id": track_id, "position": position},
-        )
+        batch.credit(artist_id, track_id, position)
     report.note(f"{file} has no credit order: file order per track gives the position")
 
 

@@ -11,7 +11,7 @@ or nothing does.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pipeline.importers.reading import name_key
 from pipeline.importers.report import ImportReport
 from sql import catalogue, source_files
 from sql.database import Database
@@ -49,17 +50,40 @@ class CatalogueBatch:
 
     def put_genres(self, artist_id: str, genres: Iterable[Any], source: str) -> None:
         """The artist's genres, normalised; empty and non-text values are left out."""
-        for genre in genres:
-            if isinstance(genre, str) and (name := catalogue.normalise_genre(genre)):
-                row = {"artist_id": artist_id, "genre": name, "source": source}
-                self.put("artist_genres", (artist_id, name), row)
+        self._put_genres("artist_genres", "artist_id", artist_id, genres, source)
 
     def put_track_genres(self, track_id: str, genres: Iterable[Any], source: str) -> None:
         """Genres the source gives this one track, normalised; empty values left out."""
+        self._put_genres("track_genres", "track_id", track_id, genres, source)
+
+    def _put_genres(
+        self, table: str, key: str, owner: str, genres: Iterable[Any], source: str
+    ) -> None:
         for genre in genres:
             if isinstance(genre, str) and (name := catalogue.normalise_genre(genre)):
-                row = {"track_id": track_id, "genre": name, "source": source}
-                self.put("track_genres", (track_id, name), row)
+                self.put(table, (owner, name), {key: owner, "genre": name, "source": source})
+
+    def put_features(self, track_id: str, features: Row, source: str) -> None:
+        """The track's audio features (`reading.feature_values`)."""
+        self.put("features", track_id, {"track_id": track_id, **features, "source": source})
+
+    def credit(self, artist_id: str, track_id: str, position: int) -> None:
+        """The artist on the track, at credit `position` (0 = primary)."""
+        row = {"artist_id": artist_id, "track_id": track_id, "position": position}
+        self.put("artist_tracks", (artist_id, track_id), row)
+
+    def credit_names(self, track_id: str, names: Sequence[str], source: str) -> int:
+        """Artists a source names without ids, credited in the order given: each gets a
+        name key (`reading.name_key`, `name_keyed=True`); a name spelled twice (case,
+        accents, spacing) counts once, under its first spelling. Returns how many."""
+        spellings: dict[str, str] = {}
+        for name in names:
+            spellings.setdefault(name_key(name), name)
+        for position, (artist_id, name) in enumerate(spellings.items()):
+            row = {"artist_id": artist_id, "name": name, "name_keyed": True, "source": source}
+            self.put("artists", artist_id, row)
+            self.credit(artist_id, track_id, position)
+        return len(spellings)
 
     def put(self, table: str, key: Any, row: Row) -> bool:
         """Add `row` under `key`; an existing row keeps its values and gains missing ones.
