@@ -11,6 +11,7 @@ Quirks of that export, handled here and reported:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -164,14 +165,7 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
 def _artist_tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist_track.csv"
     credits: dict[str, int] = {}
-    for i, row in unique_rows(frame, file, report):
-        artist_id = valid_id(row.artist_id, "artist", file, i, report)
-        track_id = valid_id(row.track_id, "track", file, i, report)
-        if artist_id is None or track_id is None:
-            continue
-        if artist_id not in batch.artists or track_id not in batch.tracks:
-            report.skip(f"{file}: link to an artist or track not in the export", f"row {i + 1}")
-            continue
+    for artist_id, track_id in _links(frame, "track", batch.tracks, batch, report, file):
         if (artist_id, track_id) in batch.artist_tracks:
             continue
         position = credits.get(track_id, 0)
@@ -182,16 +176,30 @@ def _artist_tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportRep
 
 def _artist_albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist_album.csv"
-    for i, row in unique_rows(frame, file, report):
-        artist_id = valid_id(row.artist_id, "artist", file, i, report)
-        album_id = valid_id(row.album_id, "album", file, i, report)
-        if artist_id is None or album_id is None:
-            continue
-        if artist_id not in batch.artists or album_id not in batch.albums:
-            report.skip(f"{file}: link to an artist or album not in the export", f"row {i + 1}")
-            continue
+    for artist_id, album_id in _links(frame, "album", batch.albums, batch, report, file):
         batch.put(
             "artist_albums",
             (artist_id, album_id),
             {"artist_id": artist_id, "album_id": album_id},
         )
+
+
+def _links(
+    frame: pd.DataFrame,
+    other: str,
+    known: dict,
+    batch: CatalogueBatch,
+    report: ImportReport,
+    file: str,
+) -> Iterator[tuple[str, str]]:
+    """(artist id, `other` id) of the link rows whose ends are valid ids the export has
+    (in `batch.artists` and `known`); the other rows are reported as skipped."""
+    for i, row in unique_rows(frame, file, report):
+        artist_id = valid_id(row.artist_id, "artist", file, i, report)
+        other_id = valid_id(getattr(row, f"{other}_id"), other, file, i, report)
+        if artist_id is None or other_id is None:
+            continue
+        if artist_id not in batch.artists or other_id not in known:
+            report.skip(f"{file}: link to an artist or {other} not in the export", f"row {i + 1}")
+            continue
+        yield artist_id, other_id
