@@ -230,8 +230,8 @@ async def write_batch(
         genres_after = (await catalogue.counts(conn, ["genre"]))["genre"]
         if genres_after != genres_before:
             report.table("genre").inserted = genres_after - genres_before
-        rows = source_file_rows(report.format, report.files, report.summary())
-        await source_files.record(conn, rows)
+        read = source_file_rows(report.format, report.files, report.summary())
+        await source_files.record(conn, read)
         if progress:
             progress("done", len(_TARGETS), len(_TARGETS))
 
