@@ -75,15 +75,9 @@ def read_table(
     with a double quote, as in `"Weird Al" Yankovic`).
     """
     quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
-    required = list(required)
-    if not path.is_file():
-        raise TuneclusterError(f"{path}: no such file")
-    try:
-        header = pd.read_csv(path, sep=sep, nrows=0, encoding_errors="replace", quoting=quoting)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise WrongFormat(f"{path} is not a {fmt} file: {str(error).splitlines()[0]}") from None
-    check_columns(path, header.columns, required, fmt)
-    expected = len(header.columns)
+    header = _header(path, sep, quoting, fmt)
+    check_columns(path, header, required, fmt)
+    expected = len(header)
     malformed = 0
 
     def bad_line(fields: list[str]) -> None:
@@ -109,6 +103,17 @@ def read_table(
     report.files[str(path)] = len(frame) + malformed
     report.rows_read += len(frame) + malformed
     return _without_huge_fields(frame.fillna(""), path, report)
+
+
+def _header(path: Path, sep: str, quoting: int, fmt: str) -> list[str]:
+    """The file's column names; a missing file, or one that is no table, in one line."""
+    if not path.is_file():
+        raise TuneclusterError(f"{path}: no such file")
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding_errors="replace", quoting=quoting)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise WrongFormat(f"{path} is not a {fmt} file: {str(error).splitlines()[0]}") from None
+    return list(header.columns)
 
 
 @contextlib.contextmanager

@@ -100,29 +100,13 @@ def _track(
     """The row's album, track, features, genre and artist; returns its subgenre ('' if none)."""
     name = _text(row.track_name)
     tally.missing_name += name is None
-    album_id = row.track_album_id.strip()
-    if is_spotify_id(album_id):
-        date, precision = release_date(row.track_album_release_date)
-        batch.put(
-            "albums",
-            album_id,
-            {
-                "album_id": album_id,
-                "name": _text(row.track_album_name),
-                "release_date": date,
-                "release_date_precision": precision,
-                "source": SOURCE,
-            },
-        )
-    else:
-        album_id = None
     batch.put(
         "tracks",
         track_id,
         {
             "track_id": track_id,
             "name": name,
-            "album_id": album_id,
+            "album_id": _album(row, batch),
             "duration_ms": as_int(values["duration_ms"][i]),
             "popularity": as_int(values["track_popularity"][i]),
             "source": SOURCE,
@@ -138,6 +122,26 @@ def _track(
         track_id, [artist_name] if artist_name else [], SOURCE
     )
     return subgenre
+
+
+def _album(row: Any, batch: CatalogueBatch) -> str | None:
+    """The row's album with its release date; None when the album id is not one."""
+    album_id = row.track_album_id.strip()
+    if not is_spotify_id(album_id):
+        return None
+    date, precision = release_date(row.track_album_release_date)
+    batch.put(
+        "albums",
+        album_id,
+        {
+            "album_id": album_id,
+            "name": _text(row.track_album_name),
+            "release_date": date,
+            "release_date_precision": precision,
+            "source": SOURCE,
+        },
+    )
+    return album_id
 
 
 def _entry(
