@@ -20,39 +20,36 @@ import sqlite3
 import string
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiomysql
 from sqlalchemy import text
 
+from pipeline.mpd.corpus import WORDS as CORPUS_WORDS
 from sql import catalogue
 from sql.database import Database
 from sql.migrate import init_schema
 from sql.normalize import norm_name
-from sql.schema import metadata
+from sql.schema import FEATURE_COLUMNS, metadata
 
 BATCH = 20_000
 ALPHABET = string.ascii_letters + string.digits
-WORDS = [
-    "love",
-    "night",
-    "heart",
-    "fire",
-    "dance",
-    "dream",
-    "blue",
-    "gold",
-    "ghost",
-    "river",
-    "city",
-    "summer",
-    "lights",
-    "rain",
-]
+WORDS = CORPUS_WORDS[:14]  # plain English ones: the generated corpus's first words
 
 
 def spotify_id(rng: random.Random) -> str:
     return "".join(rng.choices(ALPHABET, k=22))
+
+
+# How a feature is drawn, in FEATURE_COLUMNS order; the others are uniform in [0, 1).
+_DRAWS: dict[str, Callable[[random.Random], float | int]] = {
+    "key": lambda rng: rng.randint(0, 11),
+    "loudness": lambda rng: -rng.random() * 30,
+    "mode": lambda rng: rng.randint(0, 1),
+    "tempo": lambda rng: 60 + rng.random() * 140,
+    "time_signature": lambda rng: 4,
+}
 
 
 def generate(n_tracks: int, seed: int = 1) -> dict[str, list[dict]]:
@@ -95,24 +92,8 @@ def generate(n_tracks: int, seed: int = 1) -> dict[str, list[dict]]:
         links.append(
             {"artist_id": album_artist[album["album_id"]], "track_id": track_id, "position": 0}
         )
-        features.append(
-            {
-                "track_id": track_id,
-                "acousticness": rng.random(),
-                "danceability": rng.random(),
-                "energy": rng.random(),
-                "instrumentalness": rng.random(),
-                "key": rng.randint(0, 11),
-                "liveness": rng.random(),
-                "loudness": -rng.random() * 30,
-                "mode": rng.randint(0, 1),
-                "speechiness": rng.random(),
-                "tempo": 60 + rng.random() * 140,
-                "time_signature": 4,
-                "valence": rng.random(),
-                "source": "bench",
-            }
-        )
+        values = {f: _DRAWS.get(f, random.Random.random)(rng) for f in FEATURE_COLUMNS}
+        features.append({"track_id": track_id, **values, "source": "bench"})
     album_links = [{"artist_id": a, "album_id": b} for b, a in album_artist.items()]
     return {
         "artist": artists,

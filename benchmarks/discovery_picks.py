@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import insert, text
 
 from recommender.discovery import pick_unseen
-from sql import models
+from sql import model_versions
 from sql.database import Database
 from sql.migrate import init_schema
 from sql.normalize import norm_name
@@ -46,7 +46,7 @@ def _id(bucket: int, i: int) -> str:
 
 async def build(db: Database, sizes: list[int], rng: np.random.Generator) -> None:
     async with db.transaction() as conn:
-        await models.insert_model_version(conn, VERSION, fingerprint="-", path="-")
+        await model_versions.insert_model_version(conn, VERSION, fingerprint="-", path="-")
     for b, size in enumerate(sizes):
         bucket = f"bucket{b}"
         cluster = rng.integers(CLUSTERS, size=size)
@@ -65,7 +65,7 @@ async def build(db: Database, sizes: list[int], rng: np.random.Generator) -> Non
                    for i in np.flatnonzero(seen)]  # fmt: skip
             async with db.transaction() as conn:
                 await conn.execute(insert(track), rows)
-                await models.write_assignments(
+                await model_versions.write_assignments(
                     conn,
                     [(VERSION, bucket, int(cluster[i]), int(position[i]), _id(b, i))
                      for i in range(start, stop)],
@@ -73,12 +73,12 @@ async def build(db: Database, sizes: list[int], rng: np.random.Generator) -> Non
                 if log:
                     await conn.execute(insert(recommendation_log), log)
         async with db.transaction() as conn:
-            await models.write_clusters(
+            await model_versions.write_clusters(
                 conn, VERSION, [(bucket, c, int(n)) for c, n in enumerate(counts)]
             )
     async with db.transaction() as conn:
-        await models.finish_model_version(conn, VERSION, status="ready")
-        await models.set_active_version(conn, VERSION)
+        await model_versions.finish_model_version(conn, VERSION, status="ready")
+        await model_versions.set_active_version(conn, VERSION)
 
 
 async def time_picks(db: Database, sizes: list[int], picks: int, rng) -> list[dict]:

@@ -45,7 +45,7 @@ from pipeline.curation import CurationFilters  # noqa: E402
 from pipeline.importers import import_dataset  # noqa: E402
 from recommender import demo_catalogue, strategies  # noqa: E402
 from recommender.serving import Options, Recommender  # noqa: E402
-from sql import models, picks  # noqa: E402
+from sql import model_versions, picks  # noqa: E402
 from sql.database import Database  # noqa: E402
 from sql.migrate import init_schema  # noqa: E402
 
@@ -159,7 +159,7 @@ async def prepare(target: Target, tracks: int | None, pool: ProcessPoolExecutor)
         if size > 0
     ]
     async with target.db.connection() as conn:
-        ids = sorted({t for t, _, _ in await models.assignments(conn, report.version)})
+        ids = sorted({t for t, _, _ in await model_versions.assignments(conn, report.version)})
     rng = np.random.default_rng(3)
     target.seeds = [ids[i] for i in rng.choice(len(ids), size=min(400, len(ids)), replace=False)]
     target.recommender = Recommender(target.models_dir)

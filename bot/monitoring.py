@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.metrics import REGISTRY, Health, StateCollector
 from bot.services.jobs import one_line
-from sql import clock, models
+from sql import clock, model_versions
 
 if TYPE_CHECKING:
     from bot.app import TuneclusterBot
@@ -112,9 +112,9 @@ class Monitor:
         if app is not None:
             try:
                 async with asyncio.timeout(PROBE_TIMEOUT), app.db.connection() as conn:
-                    health.active_version = await models.active_version(conn)
+                    health.active_version = await model_versions.active_version(conn)
                     row = (
-                        await models.get_model_version(conn, health.active_version)
+                        await model_versions.get_model_version(conn, health.active_version)
                         if health.active_version
                         else None
                     )

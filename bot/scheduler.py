@@ -57,8 +57,8 @@ from bot.services.jobs import (
     holder_id,
     ingest_watched,
     one_line,
-    recorded,
     retrain_if_changed,
+    run_recorded,
 )
 from bot.services.train import TrainSettings
 from sql import clock, guilds, jobs, liveness
@@ -291,7 +291,7 @@ class BotScheduler:
                 return not await jobs.started_since(conn, job.name, since)
 
             try:
-                outcome = await recorded(self.db, job.name, self.holder, job.body, gate=gate)
+                outcome = await run_recorded(self.db, job.name, self.holder, job.body, gate=gate)
             except asyncio.CancelledError:  # stopping: the run recorded itself as cancelled
                 log.info("job %s cancelled: the scheduler is stopping", job.name)
                 return

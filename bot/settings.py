@@ -31,22 +31,12 @@ from pydantic_settings import (
 from recommender import strategies
 from sql.engine import masked, parse_url
 from sql.errors import DatabaseUrlError, TuneclusterError
+from sql.schema import FEATURE_COLUMNS
 
 PREFIX = "TUNECLUSTER_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/tunecluster.db"
-DEFAULT_FEATURES = (
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "mode",
-    "speechiness",
-    "tempo",
-    "time_signature",
-    "valence",
-)
+# The original project's features: every stored one but the key.
+DEFAULT_FEATURES = tuple(f for f in FEATURE_COLUMNS if f != "key")
 
 
 class ConfigError(TuneclusterError):
@@ -262,7 +252,7 @@ class Settings(BaseSettings):
     @field_validator("features")
     @classmethod
     def _known_features(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(DEFAULT_FEATURES) - {"key"})
+        unknown = sorted(set(value) - set(FEATURE_COLUMNS))
         if unknown:
             raise ValueError(f"unknown audio features: {', '.join(unknown)}")
         if not value:

@@ -15,15 +15,13 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-from sqlalchemy import select
 
 from pipeline import links, search
 from pipeline.links import FreeText, LinkError, ShortLink, SpotifyRef
 from pipeline.spotify.errors import SpotifyNotConfigured
-from sql import catalogue, enrichment_state
+from sql import catalogue, enrichment_state, references
 from sql.database import Database
 from sql.errors import TuneclusterError
-from sql.schema import album, artist, artist_track, playlist, track
 
 if TYPE_CHECKING:
     from pipeline.reccobeats import ReccoBeatsClient
@@ -159,8 +157,8 @@ async def _track(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution:
 
 async def _album(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution:
     async with db.connection() as conn:
-        name = await conn.scalar(select(album.c.name).where(album.c.album_id == ref.id))
-        ids = await album_track_ids(conn, ref.id)
+        name = await references.album_name(conn, ref.id)
+        ids = await references.album_track_ids(conn, ref.id)
     if ids:
         return Resolution("album", ref.uri, ref.id, ids[:limit], name=name)
     if spotify is None:
@@ -177,8 +175,8 @@ async def _album(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution:
 
 async def _artist(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution:
     async with db.connection() as conn:
-        name = await conn.scalar(select(artist.c.name).where(artist.c.artist_id == ref.id))
-        ids = await artist_track_ids(conn, ref.id, limit)
+        name = await references.artist_name(conn, ref.id)
+        ids = await references.artist_track_ids(conn, ref.id, limit)
         genres = (await catalogue.artist_genres(conn, [ref.id])).get(ref.id, [])
         settled = await enrichment_state.outcomes(conn, "artist", "details", [ref.id])
     if name is not None and not genres and spotify is not None and ref.id not in settled:
@@ -210,7 +208,7 @@ async def _artist(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution
 
 async def _playlist(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution:
     async with db.connection() as conn:
-        name = await conn.scalar(select(playlist.c.name).where(playlist.c.playlist_id == ref.id))
+        name = await references.playlist_name(conn, ref.id)
         ids = await catalogue.playlist_tracks(conn, ref.id)
     if ids:
         return Resolution("playlist", ref.uri, ref.id, list(dict.fromkeys(ids))[:limit], name=name)
@@ -247,31 +245,6 @@ async def _search(db: Database, text: str, spotify, limit: int) -> Resolution:
         else f"neither the catalogue nor Spotify has a track matching {links._quote(text)}"
     )
     return Resolution("query", text, track_ids=ids, source="spotify", note=note)
-
-
-# --- catalogue reads the resolver needs ---------------------------------------------------------
-
-
-async def album_track_ids(conn, album_id: str) -> list[str]:
-    """An album's catalogue tracks in disc/track order."""
-    query = (
-        select(track.c.track_id)
-        .where(track.c.album_id == album_id)
-        .order_by(track.c.disc_number, track.c.track_number, track.c.name_norm, track.c.track_id)
-    )
-    return list((await conn.execute(query)).scalars())
-
-
-async def artist_track_ids(conn, artist_id: str, limit: int) -> list[str]:
-    """An artist's catalogue tracks, most popular first (unknown popularity last)."""
-    query = (
-        select(track.c.track_id)
-        .join(artist_track, artist_track.c.track_id == track.c.track_id)
-        .where(artist_track.c.artist_id == artist_id)
-        .order_by(track.c.popularity.is_(None), track.c.popularity.desc(), track.c.track_id)
-        .limit(max(limit, 1))
-    )
-    return list((await conn.execute(query)).scalars())
 
 
 # --- short links ------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sql.schema import CONTINUOUS_FEATURES
+
 SOURCE = "demo-generated"
 LABEL = "GENERATED demo catalogue (not real music)"
 
@@ -41,17 +43,7 @@ GENRES: dict[str, list[str]] = {
 }
 BUCKETS = tuple(GENRES)
 
-FEATURES = (
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "tempo",
-    "valence",
-)
+FEATURES = CONTINUOUS_FEATURES
 # bucket → styles, each the means of FEATURES (spread is per feature below).
 STYLES: dict[str, list[tuple[float, ...]]] = {
     "rock": [
@@ -118,7 +110,7 @@ STYLES: dict[str, list[tuple[float, ...]]] = {
 SPREAD = (0.08, 0.07, 0.07, 0.08, 0.05, 1.2, 0.02, 7.0, 0.09)
 LIMITS = ((0, 1), (0, 1), (0, 1), (0, 1), (0, 1), (-40, 0), (0, 1), (50, 210), (0, 1))
 
-_SYLLABLES = [
+SYLLABLES = [  # of generated names (the corpus generator takes its first 21)
     "ka",
     "lo",
     "mi",
@@ -216,82 +208,146 @@ def demo_id(kind: str, number: int) -> str:
 
 
 def _name(rng: np.random.Generator, syllables: int) -> str:
-    return "".join(rng.choice(_SYLLABLES, syllables)).capitalize()
+    return "".join(rng.choice(SYLLABLES, syllables)).capitalize()
 
 
 def generate(tracks: int = 3000, seed: int = 7, *, playlists: int | None = None) -> DemoCatalogue:
     """A catalogue of `tracks` tracks over every bucket; the same seed gives the same rows."""
-    rng = np.random.default_rng(seed)
-    n_artists = max(len(BUCKETS), tracks // 8)
-    artist_bucket = np.array([BUCKETS[i % len(BUCKETS)] for i in range(n_artists)], dtype=object)
-    artist_style = rng.integers(0, 2, n_artists)
-    artist_ids = [demo_id("a", i) for i in range(n_artists)]
-    names = [f"{_name(rng, 2)} {_name(rng, 2)}" for _ in range(n_artists)]
-    artists = [
-        {"artist_id": a, "name": n, "popularity": int(p), "source": SOURCE}
-        for a, n, p in zip(artist_ids, names, rng.integers(20, 90, n_artists), strict=True)
-    ]
+    rng = np.random.default_rng(seed)  # drawn from in this order, step after step
+    artists = _artists(rng, max(len(BUCKETS), tracks // 8))
+    genres = _artist_genres(rng, artists)
+    track_artist = rng.integers(0, len(artists.ids), tracks)
+    albums = _albums(rng, max(1, tracks // 6), len(artists.ids))
+    track_album = _track_albums(rng, track_artist, albums)
+    bucket = artists.bucket[track_artist]
+    style = artists.style[track_artist]
+    values = _sound(rng, bucket, style)
+    track_ids = [demo_id("t", i) for i in range(tracks)]
+    album_ids = [albums.ids[a] for a in track_album]
+    track_rows, feature_rows = _tracks(rng, track_ids, album_ids, values)
+    truth = pd.DataFrame({"track_id": track_ids, "bucket": bucket, "style": style})
+    playlist_rows, entries = _playlists(rng, truth, playlists)
+    return DemoCatalogue(
+        artists=artists.rows,
+        albums=albums.rows,
+        tracks=track_rows,
+        features=feature_rows,
+        artist_tracks=[
+            {"artist_id": artists.ids[int(a)], "track_id": t, "position": 0}
+            for a, t in zip(track_artist, track_ids, strict=True)
+        ],
+        artist_albums=[
+            {"artist_id": artists.ids[int(a)], "album_id": b}
+            for a, b in zip(albums.artist, albums.ids, strict=True)
+        ],
+        artist_genres=genres,
+        playlists=playlist_rows,
+        playlist_tracks=entries,
+        truth=truth,
+    )
 
-    genres = []
-    for i, bucket in enumerate(artist_bucket):
+
+@dataclass
+class _Artists:
+    bucket: np.ndarray  # each artist's bucket (object array)
+    style: np.ndarray  # and its style in the bucket (0 or 1)
+    ids: list[str]
+    rows: list[dict]
+
+
+def _artists(rng: np.random.Generator, n: int) -> _Artists:
+    """Artists dealt over the buckets in turn, each with one of its bucket's styles."""
+    bucket = np.array([BUCKETS[i % len(BUCKETS)] for i in range(n)], dtype=object)
+    style = rng.integers(0, 2, n)
+    ids = [demo_id("a", i) for i in range(n)]
+    names = [f"{_name(rng, 2)} {_name(rng, 2)}" for _ in range(n)]
+    rows = [
+        {"artist_id": a, "name": name, "popularity": int(p), "source": SOURCE}
+        for a, name, p in zip(ids, names, rng.integers(20, 90, n), strict=True)
+    ]
+    return _Artists(bucket, style, ids, rows)
+
+
+def _artist_genres(rng: np.random.Generator, artists: _Artists) -> list[dict]:
+    """One or two of the bucket's genres per artist, and for some a crossover genre."""
+    rows = []
+    for i, bucket in enumerate(artists.bucket):
         pool = GENRES[bucket]
         picked = set(rng.choice(pool, size=int(rng.integers(1, 3)), replace=False))
         if rng.random() < 0.15:  # some artists cross over (pop rap, latin pop, …)
             other = BUCKETS[int(rng.integers(len(BUCKETS)))]
             picked.add(str(rng.choice(GENRES[other])))
-        genres += [
-            {"artist_id": artist_ids[i], "genre": g, "source": SOURCE} for g in sorted(picked)
+        rows += [
+            {"artist_id": artists.ids[i], "genre": g, "source": SOURCE} for g in sorted(picked)
         ]
+    return rows
 
-    track_artist = rng.integers(0, n_artists, tracks)
-    n_albums = max(1, tracks // 6)
-    album_artist = rng.integers(0, n_artists, n_albums)
-    album_ids = [demo_id("b", i) for i in range(n_albums)]
-    years = rng.integers(2008, 2021, n_albums)
-    albums = [
+
+@dataclass
+class _Albums:
+    artist: np.ndarray  # each album's artist (index)
+    ids: list[str]
+    rows: list[dict]
+
+
+def _albums(rng: np.random.Generator, n: int, n_artists: int) -> _Albums:
+    artist = rng.integers(0, n_artists, n)
+    ids = [demo_id("b", i) for i in range(n)]
+    years = rng.integers(2008, 2021, n)
+    rows = [
         {
-            "album_id": album_ids[i],
+            "album_id": ids[i],
             "name": f"{rng.choice(_WORDS)} {rng.choice(_WORDS)} (generated)",
             "release_date": f"{years[i]}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}",
             "release_date_precision": "day",
             "popularity": int(rng.integers(15, 85)),
             "source": SOURCE,
         }
-        for i in range(n_albums)
+        for i in range(n)
     ]
-    # Each track goes on an album of its artist when there is one, else any album.
-    by_artist: dict[int, list[int]] = {}
-    for i, a in enumerate(album_artist):
-        by_artist.setdefault(int(a), []).append(i)
-    track_album = np.array(
-        [
-            by_artist[a][int(rng.integers(len(by_artist[a])))]
-            if a in by_artist
-            else int(rng.integers(n_albums))
-            for a in track_artist.tolist()
-        ]
-    )
+    return _Albums(artist, ids, rows)
 
-    bucket = artist_bucket[track_artist]
-    style = artist_style[track_artist]
+
+def _track_albums(rng: np.random.Generator, track_artist: np.ndarray, albums: _Albums) -> list[int]:
+    """Each track's album: one of its artist's when there is one, else any album."""
+    by_artist: dict[int, list[int]] = {}
+    for i, a in enumerate(albums.artist):
+        by_artist.setdefault(int(a), []).append(i)
+    return [
+        by_artist[a][int(rng.integers(len(by_artist[a])))]
+        if a in by_artist
+        else int(rng.integers(len(albums.ids)))
+        for a in track_artist.tolist()
+    ]
+
+
+def _sound(rng: np.random.Generator, bucket: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """Each track's FEATURES: its (bucket, style)'s means with noise, within LIMITS."""
     means = np.array([STYLES[b][s] for b, s in zip(bucket, style, strict=True)], dtype=float)
     values = means + rng.normal(size=means.shape) * np.array(SPREAD)
     for j, (low, high) in enumerate(LIMITS):
         values[:, j] = np.clip(values[:, j], low, high)
-    track_ids = [demo_id("t", i) for i in range(tracks)]
-    popularity = np.clip(rng.normal(52, 16, tracks), 0, 100).astype(int)
-    durations = np.clip(rng.normal(215_000, 40_000, tracks), 90_000, 600_000).astype(int)
-    titles = [f"{rng.choice(_WORDS)} {rng.choice(_WORDS)}" for _ in range(tracks)]
-    mode = (rng.random(tracks) < 0.6).astype(int)
-    key = rng.integers(0, 12, tracks)
-    signature = np.where(rng.random(tracks) < 0.9, 4, 3)
+    return values
+
+
+def _tracks(
+    rng: np.random.Generator, track_ids: list[str], album_ids: list[str], values: np.ndarray
+) -> tuple[list[dict], list[dict]]:
+    """Track rows and their audio features (`values` and drawn key, mode and meter)."""
+    n = len(track_ids)
+    popularity = np.clip(rng.normal(52, 16, n), 0, 100).astype(int)
+    durations = np.clip(rng.normal(215_000, 40_000, n), 90_000, 600_000).astype(int)
+    titles = [f"{rng.choice(_WORDS)} {rng.choice(_WORDS)}" for _ in range(n)]
+    mode = (rng.random(n) < 0.6).astype(int)
+    key = rng.integers(0, 12, n)
+    signature = np.where(rng.random(n) < 0.9, 4, 3)
     track_rows, feature_rows = [], []
     for i, track_id in enumerate(track_ids):
         track_rows.append(
             {
                 "track_id": track_id,
                 "name": titles[i],
-                "album_id": album_ids[int(track_album[i])],
+                "album_id": album_ids[i],
                 "duration_ms": int(durations[i]),
                 "popularity": int(popularity[i]),
                 "source": SOURCE,
@@ -301,28 +357,7 @@ def generate(tracks: int = 3000, seed: int = 7, *, playlists: int | None = None)
         row.update({f: round(float(values[i, j]), 4) for j, f in enumerate(FEATURES)})
         row["time_signature"] = int(signature[i])
         feature_rows.append(row)
-    artist_tracks = [
-        {"artist_id": artist_ids[int(a)], "track_id": t, "position": 0}
-        for a, t in zip(track_artist, track_ids, strict=True)
-    ]
-    artist_albums = [
-        {"artist_id": artist_ids[int(a)], "album_id": b}
-        for a, b in zip(album_artist, album_ids, strict=True)
-    ]
-    truth = pd.DataFrame({"track_id": track_ids, "bucket": bucket, "style": style})
-    playlist_rows, entries = _playlists(rng, truth, playlists)
-    return DemoCatalogue(
-        artists=artists,
-        albums=albums,
-        tracks=track_rows,
-        features=feature_rows,
-        artist_tracks=artist_tracks,
-        artist_albums=artist_albums,
-        artist_genres=genres,
-        playlists=playlist_rows,
-        playlist_tracks=entries,
-        truth=truth,
-    )
+    return track_rows, feature_rows
 
 
 def _playlists(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from recommender.serving import song_key
 from recommender.taxonomy import display
-from sql import picks as reads
+from sql import picks as pick_reads
 
 SEEK_ROWS = 16
 MAX_ROUNDS = 6
@@ -111,7 +111,9 @@ async def pick_unseen(
     rounds = 1 if total <= SEEK_ROWS else MAX_ROUNDS
     for _ in range(rounds):
         if total <= SEEK_ROWS:
-            found = await reads.seek(conn, version, [(bucket, c, 0) for c, _ in clusters], total)
+            found = await pick_reads.seek(
+                conn, version, [(bucket, c, 0) for c, _ in clusters], total
+            )
             rows = [(c, t) for (c, _), got in zip(clusters, found, strict=True) for _, t in got]
         else:
             number, size = clusters[int(rng.choice(len(clusters), p=weights))]
@@ -146,9 +148,9 @@ async def _window(
     """Up to SEEK_ROWS track ids from a random position of one cluster, wrapping."""
     start = int(rng.integers(size))
     want = min(SEEK_ROWS, size)
-    (rows,) = await reads.seek(conn, version, [(bucket, number, start)], want)
+    (rows,) = await pick_reads.seek(conn, version, [(bucket, number, start)], want)
     if len(rows) < want:
-        (wrapped,) = await reads.seek(conn, version, [(bucket, number, 0)], want - len(rows))
+        (wrapped,) = await pick_reads.seek(conn, version, [(bucket, number, 0)], want - len(rows))
         rows = rows + [r for r in wrapped if r[0] < start]
     return [t for _, t in rows]
 
@@ -164,10 +166,10 @@ async def _admit(
     in the post; with their details, in the order given."""
     if not ids:
         return {}
-    details = await reads.track_details(conn, ids)
+    details = await pick_reads.track_details(conn, ids)
     recent: set[str] = set()
     if guild_id is not None and since is not None:
-        recent = await reads.recently_recommended(conn, guild_id, ids, since)
+        recent = await pick_reads.recently_recommended(conn, guild_id, ids, since)
     admitted: dict[str, dict[str, Any]] = {}
     for track_id in dict.fromkeys(ids):
         found = details.get(track_id)

@@ -36,7 +36,7 @@ from recommender import strategies
 from recommender.bundle import Bundle
 from recommender.features import matrix
 from recommender.serving import Options, Recommender, song_key
-from sql import frames, models
+from sql import frames, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
 
@@ -175,7 +175,8 @@ async def data_report(db: Database, split: Split) -> tuple[dict[str, Any], list[
 
 async def _load(conn, bundle: Bundle) -> _Data:
     assigned = pd.DataFrame(
-        await models.assignments(conn, bundle.version), columns=["track_id", "bucket", "cluster"]
+        await model_versions.assignments(conn, bundle.version),
+        columns=["track_id", "bucket", "cluster"],
     )
     if assigned.empty:
         raise TuneclusterError(f"model version {bundle.version} has no assignments")

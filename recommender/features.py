@@ -28,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from sql.errors import TuneclusterError
+from sql.schema import INTEGER_FEATURES
 
-OPTIONAL_FEATURES = frozenset({"time_signature", "mode", "key"})
+# The categorical features (the whole-number ones): optional, see above.
+OPTIONAL_FEATURES = frozenset(INTEGER_FEATURES)
 CONTEXT_FEATURES = ("release_year", "popularity")
 CONTEXT_WEIGHT = 2.0  # chosen by the offline evaluation (docs/recommender.md)
 MIN_COVERAGE = 0.5

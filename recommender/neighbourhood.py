@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from recommender.picking import Candidate, Picker, Placed, Placement
-from sql import picks as reads
+from sql import picks as pick_reads
 
 
 class SoundCursor:
@@ -71,7 +71,7 @@ async def sound_candidates(
         gap_at[key] = (place, gap)
         rank.setdefault(key, i)
     keys = list(requests)
-    rows, known = await reads.at_positions_with_details(
+    rows, known = await pick_reads.at_positions_with_details(
         picker.conn, picker.version, [(b, c, requests[(b, c)]) for b, c in keys]
     )
     best: dict[str, tuple[float, Candidate]] = {}

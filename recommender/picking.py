@@ -25,7 +25,7 @@ import numpy as np
 
 from recommender.taxonomy import display
 from sql import clock
-from sql import picks as reads
+from sql import picks as pick_reads
 from sql.normalize import norm_name
 
 if TYPE_CHECKING:  # light at import: the settings validate strategy names through here
@@ -204,11 +204,11 @@ class Picker:
         if fresh:
             unknown = [t for t in fresh if t not in known]
             if unknown:
-                known = {**known, **await reads.track_details(self.conn, unknown)}
+                known = {**known, **await pick_reads.track_details(self.conn, unknown)}
             recent: set[str] = set()
             if self.options.guild_id is not None and self.options.no_repeat_days > 0:
                 since = clock.naive_now() - timedelta(days=self.options.no_repeat_days)
-                recent = await reads.recently_recommended(
+                recent = await pick_reads.recently_recommended(
                     self.conn, self.options.guild_id, fresh, since
                 )
             for track_id in fresh:

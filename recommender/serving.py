@@ -35,7 +35,7 @@ from recommender.picking import (
 )
 from recommender.store import ModelStore
 from recommender.taxonomy import Taxonomy, display
-from sql import picks as reads
+from sql import picks as pick_reads
 from sql.errors import TuneclusterError
 
 STRATEGIES = strategies.names()
@@ -82,7 +82,7 @@ class Recommender:
         self.loader = BundleLoader(self.models_dir, store)
 
     async def active(self, conn: AsyncConnection) -> Bundle:
-        version = await reads.active_version(conn)
+        version = await pick_reads.active_version(conn)
         if version is None:
             raise NoActiveModel("no model is trained yet: run `tunecluster train` first")
         return await self.loader.get(version)
@@ -109,7 +109,7 @@ class Recommender:
     ) -> tuple[Bundle | None, dict[str, Any], list[str]]:
         """The active bundle (or `version`'s; None before any training), the track's
         details and genres: one round trip."""
-        active, details, genres = await reads.input_track(conn, track_id)
+        active, details, genres = await pick_reads.input_track(conn, track_id)
         version = version or active
         if version is None and need_model:
             raise NoActiveModel("no model is trained yet: run `tunecluster train` first")

@@ -14,14 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from recommender import bundle as bundles
 from recommender.store import ModelStore, open_store
-from sql import liveness, models
+from sql import catalogue, liveness, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
-from sql.schema import genre
 
 
 class VersionError(TuneclusterError):
@@ -49,8 +46,8 @@ async def activate(
     """Make `version` the one serving, after checking it is complete."""
     store = store or open_store(None, db)
     async with db.connection() as conn:
-        row = await models.get_model_version(conn, version)
-        previous = await models.active_version(conn)
+        row = await model_versions.get_model_version(conn, version)
+        previous = await model_versions.active_version(conn)
     if row is None:
         raise VersionError(f"no model version {version!r} (see `tunecluster train --list`)")
     if row["status"] != "ready":
@@ -60,9 +57,9 @@ async def activate(
     await ensure_local(store, models_dir, version)
     loaded = bundles.load(models_dir, version)  # raises a one-line BundleError if unreadable
     async with db.transaction() as conn:
-        names = list((await conn.execute(select(genre.c.name))).scalars())
-        mapped = await models.replace_genre_buckets(conn, loaded.taxonomy.mapping(names))
-        await models.set_active_version(conn, version)
+        names = await catalogue.genre_names(conn)
+        mapped = await model_versions.replace_genre_buckets(conn, loaded.taxonomy.mapping(names))
+        await model_versions.set_active_version(conn, version)
     return Activation(version, previous, mapped)
 
 
@@ -73,14 +70,14 @@ async def prune(
     whatever the store holds of versions that are not kept (failed, pruned, unknown)."""
     store = store or open_store(None, db)
     async with db.connection() as conn:
-        rows = await models.list_model_versions(conn)
-        active = await models.active_version(conn)
+        rows = await model_versions.list_model_versions(conn)
+        active = await model_versions.active_version(conn)
     ready = [r["version"] for r in rows if r["status"] == "ready"]  # newest first
     doomed = [v for v in ready[keep:] if v != active]
     for version in doomed:
         async with db.transaction() as conn:
-            await models.delete_version_rows(conn, version)
-            await models.set_model_status(conn, version, "pruned")
+            await model_versions.delete_version_rows(conn, version)
+            await model_versions.set_model_status(conn, version, "pruned")
         await store.delete(version)
         bundles.remove(models_dir, version)
     await _clean_store(db, store)
@@ -89,7 +86,7 @@ async def prune(
 
 async def _statuses(db: Database) -> dict[str, str]:
     async with db.connection() as conn:
-        return {r["version"]: r["status"] for r in await models.list_model_versions(conn)}
+        return {r["version"]: r["status"] for r in await model_versions.list_model_versions(conn)}
 
 
 async def _clean_store(db: Database, store: ModelStore) -> None:
@@ -108,8 +105,8 @@ async def discard(
 ) -> None:
     """Record a failed version and remove what it had written (best effort)."""
     async with db.transaction() as conn:
-        await models.delete_version_rows(conn, version)
-        await models.finish_model_version(conn, version, status="failed", error=error)
+        await model_versions.delete_version_rows(conn, version)
+        await model_versions.finish_model_version(conn, version, status="failed", error=error)
     bundles.remove(models_dir, version)
     await (store or open_store(None, db)).delete(version)
 
@@ -119,8 +116,8 @@ async def remove(
 ) -> None:
     """Remove a version that was never meant to serve (the evaluation's)."""
     async with db.transaction() as conn:
-        await models.delete_version_rows(conn, version)
-        await models.set_model_status(conn, version, "pruned")
+        await model_versions.delete_version_rows(conn, version)
+        await model_versions.set_model_status(conn, version, "pruned")
     bundles.remove(models_dir, version)
     await (store or open_store(None, db)).delete(version)
 
@@ -135,7 +132,7 @@ async def recover(db: Database, models_dir: Path, store: ModelStore | None = Non
     """
     store = store or open_store(None, db)
     async with db.connection() as conn:
-        rows = await models.list_model_versions(conn)
+        rows = await model_versions.list_model_versions(conn)
         alive = await liveness.alive_names(conn, "train:")
     status = {r["version"]: r["status"] for r in rows}
     dead = [v for v, s in status.items() if s == "training" and f"train:{v}" not in alive]
@@ -147,11 +144,11 @@ async def recover(db: Database, models_dir: Path, store: ModelStore | None = Non
     # Leftovers: what is listed first, the statuses read after (see _clean_store).
     entries = _listing(Path(models_dir))
     async with db.transaction() as conn:
-        with_rows = await models.versions_with_rows(conn)
-        status = {r["version"]: r["status"] for r in await models.list_model_versions(conn)}
+        with_rows = await model_versions.versions_with_rows(conn)
+        status = {r["version"]: r["status"] for r in await model_versions.list_model_versions(conn)}
         for version in with_rows:
             if status.get(version) not in ("ready", "training"):
-                await models.delete_version_rows(conn, version)
+                await model_versions.delete_version_rows(conn, version)
     await _clean_store(db, store)
     _clean_folders(entries, status)
     return dead

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Column, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sql.normalize import clip_name, norm_name
@@ -275,29 +275,23 @@ async def track_artists(
 
 
 async def artist_genres(conn: AsyncConnection, artist_ids: Iterable[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = defaultdict(list)
-    for batch in chunked(dict.fromkeys(artist_ids), ID_CHUNK):
-        query = (
-            select(artist_genre.c.artist_id, artist_genre.c.genre)
-            .where(artist_genre.c.artist_id.in_(batch))
-            .order_by(artist_genre.c.artist_id, artist_genre.c.genre)
-        )
-        for row in (await conn.execute(query)).mappings():
-            found[row["artist_id"]].append(row["genre"])
-    return dict(found)
+    return await _genres_of(conn, artist_genre.c.artist_id, artist_genre.c.genre, artist_ids)
 
 
 async def own_track_genres(conn: AsyncConnection, track_ids: Iterable[str]) -> dict[str, list[str]]:
     """The genres sources gave each track itself (not its artists'), sorted."""
+    return await _genres_of(conn, track_genre.c.track_id, track_genre.c.genre, track_ids)
+
+
+async def _genres_of(
+    conn: AsyncConnection, owner: Column, name: Column, ids: Iterable[str]
+) -> dict[str, list[str]]:
+    """Each owner's (artist's or track's) genres, sorted; read in chunks of ids."""
     found: dict[str, list[str]] = defaultdict(list)
-    for batch in chunked(dict.fromkeys(track_ids), ID_CHUNK):
-        query = (
-            select(track_genre.c.track_id, track_genre.c.genre)
-            .where(track_genre.c.track_id.in_(batch))
-            .order_by(track_genre.c.track_id, track_genre.c.genre)
-        )
-        for row in (await conn.execute(query)).mappings():
-            found[row["track_id"]].append(row["genre"])
+    for batch in chunked(dict.fromkeys(ids), ID_CHUNK):
+        query = select(owner, name).where(owner.in_(batch)).order_by(owner, name)
+        for key, genre_name in (await conn.execute(query)).all():
+            found[key].append(genre_name)
     return dict(found)
 
 
@@ -317,6 +311,36 @@ async def existing_ids(conn: AsyncConnection, table: Table, ids: Iterable[str]) 
     for batch in chunked(dict.fromkeys(ids), ID_CHUNK):
         found.update((await conn.execute(select(key).where(key.in_(batch)))).scalars())
     return found
+
+
+def key_columns(table: str) -> tuple[str, ...]:
+    """The primary-key columns of the catalogue table named `table`, in key order."""
+    return tuple(c.name for c in metadata.tables[table].primary_key.columns)
+
+
+async def stored_rows(
+    conn: AsyncConnection, table: str, keys: Sequence[tuple], columns: Sequence[str]
+) -> dict[tuple, dict[str, Any]]:
+    """The stored rows of `table` whose primary key (a tuple) is in `keys`, with their key
+    and `columns`: what an import compares with the rows it is about to write. Read by
+    the first key column, in chunks."""
+    stored = metadata.tables[table]
+    names = key_columns(table)
+    selected = [stored.c[n] for n in (*names, *columns)]
+    found: dict[tuple, dict[str, Any]] = {}
+    wanted = set(keys)
+    for batch in chunked(dict.fromkeys(k[0] for k in keys), ID_CHUNK):
+        query = select(*selected).where(stored.c[names[0]].in_(batch))
+        for row in (await conn.execute(query)).mappings():
+            key = tuple(row[n] for n in names)
+            if key in wanted:
+                found[key] = dict(row)
+    return found
+
+
+async def genre_names(conn: AsyncConnection) -> list[str]:
+    """Every genre name the catalogue knows."""
+    return list((await conn.execute(select(genre.c.name))).scalars())
 
 
 # --- search -----------------------------------------------------------------------------------

@@ -30,20 +30,23 @@ from sql.schema import (
 
 PARTITION = 50_000
 
-TRACK_FRAME_COLUMNS = (
-    "track_id",
-    "name",
-    "album_id",
-    "release_year",
-    "duration_ms",
-    "track_popularity",
-    "album_popularity",
-    "artist_popularity",
-    "primary_artist_id",
-    "primary_artist_name",
-    *FEATURE_COLUMNS,
-    "has_features",
+# The track query's columns, by their names in the frame: the track's own, then (after
+# the primary artist's, which `_artist_credits` reads) its audio features.
+_TRACK = (
+    ("track_id", track.c.track_id),
+    ("name", track.c.name),
+    ("album_id", track.c.album_id),
+    ("release_year", album.c.release_year),
+    ("duration_ms", track.c.duration_ms),
+    ("track_popularity", track.c.popularity),
+    ("album_popularity", album.c.popularity),
 )
+_FEATURES = (
+    *((name, audio_features.c[name]) for name in FEATURE_COLUMNS),
+    ("has_features", audio_features.c.track_id.is_not(None)),
+)
+_ARTIST = ("artist_popularity", "primary_artist_id", "primary_artist_name")
+TRACK_FRAME_COLUMNS = (*(n for n, _ in _TRACK), *_ARTIST, *(n for n, _ in _FEATURES))
 NUMERIC_COLUMNS = (
     "release_year",
     "duration_ms",
@@ -84,18 +87,9 @@ async def track_frame(conn: AsyncConnection) -> pd.DataFrame:
     artists. Feature columns are NaN where the track has no audio features;
     `has_features` says whether an audio_features row exists at all.
     """
+    read = (*_TRACK, *_FEATURES)
     query = (
-        select(
-            track.c.track_id,
-            track.c.name,
-            track.c.album_id,
-            album.c.release_year,
-            track.c.duration_ms,
-            track.c.popularity,
-            album.c.popularity,
-            *(audio_features.c[c] for c in FEATURE_COLUMNS),
-            audio_features.c.track_id.is_not(None),
-        )
+        select(*(column for _, column in read))
         .select_from(
             track.outerjoin(album, album.c.album_id == track.c.album_id).outerjoin(
                 audio_features, audio_features.c.track_id == track.c.track_id
@@ -103,17 +97,7 @@ async def track_frame(conn: AsyncConnection) -> pd.DataFrame:
         )
         .order_by(track.c.track_id)
     )
-    columns = (
-        "track_id",
-        "name",
-        "album_id",
-        "release_year",
-        "duration_ms",
-        "track_popularity",
-        "album_popularity",
-        *FEATURE_COLUMNS,
-        "has_features",
-    )
+    columns = [name for name, _ in read]
     frame = await _frame(conn, query, columns, NUMERIC_COLUMNS)
     frame["has_features"] = frame["has_features"].fillna(False).astype(bool)
     artists = await _artist_credits(conn)

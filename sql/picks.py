@@ -5,7 +5,7 @@ a request reads a bounded number of rows whatever the catalogue's size. A reques
 two round trips: one for the input track (the active version, its details and the
 genres it is filed by, its own or else its artists', in one statement), one for the candidates (every seek, or every chosen position, of the
 request in one UNION ALL over the primary key, joined to the candidates' details). The statements are compiled once per engine and
-shape (SQLAlchemy writes the SQL; values go to the driver as tuples, like `sql.upsert`):
+shape (`sql.statements`: SQLAlchemy writes the SQL; values go to the driver as tuples):
 statement building and result processing were most of a recommendation's time. Variable
 lengths (seeks, id lists) are rounded up to a power of two and padded.
 """
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, literal_column, select, union_all
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sql.model_versions import ACTIVE_KEY, active_version
 from sql.schema import (
     FEATURE_COLUMNS,
     album,
@@ -34,21 +34,24 @@ from sql.schema import (
     track_cluster,
     track_genre,
 )
+from sql.statements import compiled
 
-ACTIVE_KEY = "active_model"
 MAX_ARMS = 128  # seeks per statement (SQLite allows 500 compound terms)
 MAX_IDS = 512
 
-DETAIL_COLUMNS = (
-    "track_id",
-    "name",
-    "track_popularity",
-    "album_popularity",
-    "release_year",
-    "features_id",
-    *FEATURE_COLUMNS,
+# A track's details as the statements read them: (name in the track dict, column).
+_DETAILS = (
+    ("track_id", track.c.track_id),
+    ("name", track.c.name),
+    ("track_popularity", track.c.popularity),
+    ("album_popularity", album.c.popularity),
+    ("release_year", album.c.release_year),
+    ("features_id", audio_features.c.track_id),
+    *((name, audio_features.c[name]) for name in FEATURE_COLUMNS),
 )
-CREDIT_COLUMNS = ("artist_position", "artist_id", "artist_name")
+DETAIL_COLUMNS = tuple(name for name, _ in _DETAILS)
+# After the details, one credited artist per row: (position, artist_id, name).
+_CREDIT = (artist_track.c.position, artist.c.artist_id, artist.c.name)
 
 
 def _shape(size: int) -> int:
@@ -59,16 +62,13 @@ def _shape(size: int) -> int:
     return shape
 
 
-@lru_cache(maxsize=256)
-def _compiled(dialect: Dialect, name: str, size: Any) -> tuple[str, tuple[str, ...], dict]:
-    compiled = _BUILDERS[name](size, dialect.name).compile(dialect=dialect)
-    return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
+def _build(dialect: Dialect, name: str, size: Any) -> Any:
+    return _BUILDERS[name](size, dialect.name)
 
 
 async def _run(conn: AsyncConnection, name: str, size: Any, params: dict[str, Any]) -> list[tuple]:
-    sql, order, defaults = _compiled(conn.dialect, name, size)
-    values = {**defaults, **params}
-    result = await conn.exec_driver_sql(sql, tuple(values[key] for key in order))
+    statement = compiled(conn.dialect, _build, name, size)
+    result = await conn.exec_driver_sql(statement.sql, statement.values(params))
     return list(result.all())
 
 
@@ -76,18 +76,7 @@ async def _run(conn: AsyncConnection, name: str, size: Any, params: dict[str, An
 
 
 def _details_columns() -> list:
-    return [
-        track.c.track_id,
-        track.c.name,
-        track.c.popularity,
-        album.c.popularity,
-        album.c.release_year,
-        audio_features.c.track_id,
-        *(audio_features.c[c] for c in FEATURE_COLUMNS),
-        artist_track.c.position,
-        artist.c.artist_id,
-        artist.c.name,
-    ]
+    return [*(column for _, column in _DETAILS), *_CREDIT]
 
 
 def _details_from(base):
@@ -102,10 +91,6 @@ def _details_from(base):
 
 def _active_value():
     return select(app_state.c.value).where(app_state.c.key == ACTIVE_KEY).scalar_subquery()
-
-
-def _active(_: int, __: str):
-    return select(app_state.c.value).where(app_state.c.key == bindparam("key"))
 
 
 def _input(_: int, __: str):
@@ -221,7 +206,6 @@ def _recent(size: int, _: str):
 
 
 _BUILDERS: dict[str, Callable[[Any, str], Any]] = {
-    "active": _active,
     "input": _input,
     "ranges": _ranges,
     "seeks": _seeks,
@@ -249,7 +233,7 @@ class _Tracks:
             item["has_features"] = item.pop("features_id") is not None
             self.found[track_id] = item
             self.credits[track_id] = set()
-        position, artist_id, name = row[len(DETAIL_COLUMNS) : len(DETAIL_COLUMNS) + 3]
+        position, artist_id, name = row[len(DETAIL_COLUMNS) : len(DETAIL_COLUMNS) + len(_CREDIT)]
         if artist_id is not None:
             self.credits[track_id].add((position or 0, name or "", artist_id))
         return track_id
@@ -263,11 +247,6 @@ class _Tracks:
 
 
 # --- reads ----------------------------------------------------------------------------------------
-
-
-async def active_version(conn: AsyncConnection) -> str | None:
-    rows = await _run(conn, "active", 1, {"key": ACTIVE_KEY})
-    return rows[0][0] if rows else None
 
 
 async def track_genres(conn: AsyncConnection, track_id: str) -> list[str]:

@@ -146,23 +146,15 @@ FEATURE_COLUMNS = (
     "time_signature",
     "valence",
 )
+# Whole numbers: a pitch class, major/minor and beats per bar (categorical, not measures).
+INTEGER_FEATURES = ("key", "mode", "time_signature")
+CONTINUOUS_FEATURES = tuple(f for f in FEATURE_COLUMNS if f not in INTEGER_FEATURES)
 
 audio_features = Table(
     "audio_features",
     metadata,
     Column("track_id", Id(), ForeignKey("track.track_id", ondelete="CASCADE"), primary_key=True),
-    Column("acousticness", Float),
-    Column("danceability", Float),
-    Column("energy", Float),
-    Column("instrumentalness", Float),
-    Column("key", SmallInteger),
-    Column("liveness", Float),
-    Column("loudness", Float),
-    Column("mode", SmallInteger),
-    Column("speechiness", Float),
-    Column("tempo", Float),
-    Column("time_signature", SmallInteger),
-    Column("valence", Float),
+    *(Column(f, SmallInteger if f in INTEGER_FEATURES else Float) for f in FEATURE_COLUMNS),
     Column("source", String(32), nullable=False),
     _updated(),
     **MYSQL_TABLE,

@@ -8,7 +8,6 @@ source must not wipe an earlier richer one).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from itertools import islice
 from typing import Any, Literal
 
@@ -16,6 +15,9 @@ from sqlalchemy import Table, func
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+
+from sql.statements import compiled
 
 Merge = Literal["coalesce", "overwrite", "ignore", "new"]
 CHUNK = 2000
@@ -27,18 +29,8 @@ def chunked(rows: Iterable[Any], size: int = CHUNK) -> Iterable[list[Any]]:
         yield batch
 
 
-@lru_cache(maxsize=256)
-def _compiled(dialect: Dialect, table: Table, columns: tuple[str, ...], merge: Merge) -> str:
-    """The dialect's upsert SQL with positional parameters in `columns` order."""
-    compiled = _statement(dialect, table, columns, merge).compile(
-        dialect=dialect, column_keys=list(columns)
-    )
-    if list(compiled.positiontup or ()) != list(columns):
-        raise AssertionError(f"unexpected parameter order for {table.name}")
-    return str(compiled)
-
-
-def _statement(dialect: Dialect, table: Table, columns: Sequence[str], merge: Merge):
+def _statement(dialect: Dialect, table: Table, columns: Sequence[str], merge: Merge) -> Insert:
+    """The dialect's upsert of `columns` under the merge rule."""
     keys = {c.name for c in table.primary_key.columns}
     updates = [c for c in columns if c not in keys]
     if dialect.name == "sqlite":
@@ -69,6 +61,12 @@ def _statement(dialect: Dialect, table: Table, columns: Sequence[str], merge: Me
     return stmt.on_duplicate_key_update(values)
 
 
+def _sql(dialect: Dialect, table: Table, columns: Sequence[str], merge: Merge) -> str:
+    """The upsert's SQL with positional parameters in `columns` order (compiled once)."""
+    key = tuple(columns)
+    return compiled(dialect, _statement, table, key, merge, columns=key).sql
+
+
 async def upsert(
     conn: AsyncConnection,
     table: Table,
@@ -84,7 +82,7 @@ async def upsert(
     `executemany` as tuples, which skips per-row parameter processing (half the cost of a
     bulk load, see benchmarks/bulk_load.py). aiomysql turns it into multi-row INSERTs.
     """
-    sql = _compiled(conn.dialect, table, tuple(columns), merge)
+    sql = _sql(conn.dialect, table, columns, merge)
     sent = 0
     for batch in chunked(rows, chunk):
         await conn.exec_driver_sql(sql, batch)
@@ -109,7 +107,7 @@ async def insert_new(
     affected rows are the inserted rows. IGNORE also turns data errors into warnings:
     for callers whose values are already clipped and checked (the MPD writer).
     """
-    sql = _compiled(conn.dialect, table, tuple(columns), "new")
+    sql = _sql(conn.dialect, table, columns, "new")
     inserted = 0
     for batch in chunked(rows, chunk):
         result = await conn.exec_driver_sql(sql, batch)

@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from bot.services.cards import TrackCard
 from bot.services.discovery import DiscoveryPost
 from bot.services.jobs import Body, JobOutcome
-from sql import jobs, models
+from sql import jobs, model_versions
 from sql.database import Database
 from sql.normalize import norm_name
 from sql.schema import artist, artist_track, track
@@ -54,11 +54,11 @@ async def build_model(
         await conn.execute(insert(track), tracks)
         await conn.execute(insert(artist), artists)
         await conn.execute(insert(artist_track), links)
-        await models.insert_model_version(conn, version, fingerprint="f", path="-")
-        await models.write_clusters(conn, version, clusters)
-        await models.write_assignments(conn, assignments)
-        await models.finish_model_version(conn, version, status="ready")
-        await models.set_active_version(conn, version)
+        await model_versions.insert_model_version(conn, version, fingerprint="f", path="-")
+        await model_versions.write_clusters(conn, version, clusters)
+        await model_versions.write_assignments(conn, assignments)
+        await model_versions.finish_model_version(conn, version, status="ready")
+        await model_versions.set_active_version(conn, version)
     return ids
 
 

@@ -278,9 +278,9 @@ async def test_status_for_administrators(world: World) -> None:
 
 async def test_retrain_accepted_for_the_owner(world: World) -> None:
     async with world.db.connection() as conn:
-        from sql import models
+        from sql import model_versions
 
-        before = await models.active_version(conn)
+        before = await model_versions.active_version(conn)
     ix = await world.emu.send_command("retrain", user=OWNER)
     await ix.wait_callback(timeout=3)
     assert ix.callback_type == 4 and "Retraining started" in ix.callback["data"]["content"]
@@ -293,7 +293,7 @@ async def test_retrain_accepted_for_the_owner(world: World) -> None:
     ks = next(f["value"] for f in report["fields"] if f["name"] == "k per genre")
     assert "k=" in ks, ks  # each trained genre with its k
     async with world.db.connection() as conn:
-        assert await models.active_version(conn) != before
+        assert await model_versions.active_version(conn) != before
 
 
 async def test_fifty_concurrent_recommendations(world: World) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from pipeline.mpd.synthetic import write_slices
 from recommender import bundle as bundles
 from recommender import demo_catalogue
-from sql import models
+from sql import model_versions
 from sql.database import Database
 from sql.migrate import init_schema
 from sql.schema import (
@@ -152,7 +152,7 @@ async def _assignments(url: str) -> list[tuple]:
     db = Database(url)
     try:
         async with db.connection() as conn:
-            active = await models.active_version(conn)
+            active = await model_versions.active_version(conn)
             rows = (
                 await conn.execute(
                     select(
@@ -172,7 +172,7 @@ async def _nothing_left(url: str, models_dir: Path) -> None:
     db = Database(url)
     try:
         async with db.connection() as conn:
-            versions = {r["version"]: r for r in await models.list_model_versions(conn)}
+            versions = {r["version"]: r for r in await model_versions.list_model_versions(conn)}
             ready = {v for v, r in versions.items() if r["status"] == "ready"}
             assert not [v for v, r in versions.items() if r["status"] == "training"]
             for table in (cluster, track_cluster, model_file, model_chunk):
@@ -210,7 +210,7 @@ async def test_killed_trainings_are_cleaned_by_the_next_train(tmp_path: Path) ->
         db = Database(url)
         try:
             async with db.connection() as conn:
-                rows = await models.list_model_versions(conn)
+                rows = await model_versions.list_model_versions(conn)
         except Exception:  # locked for a moment
             return None
         finally:
@@ -246,7 +246,7 @@ async def test_killed_trainings_are_cleaned_by_the_next_train(tmp_path: Path) ->
         await _kill_when(process, reached, what)
         known.add(found[0])
         async with Database(url) as db, db.connection() as conn:
-            row = await models.get_model_version(conn, found[0])
+            row = await model_versions.get_model_version(conn, found[0])
         assert row["status"] == "training", what  # killed mid-way, left `training`
 
     await _finish(await _cli(env, tmp_path, "train"))
@@ -254,7 +254,7 @@ async def test_killed_trainings_are_cleaned_by_the_next_train(tmp_path: Path) ->
     assert await _assignments(url) == expected
     db = Database(url)
     async with db.connection() as conn:
-        rows = await models.list_model_versions(conn)
+        rows = await model_versions.list_model_versions(conn)
         statuses = [r["status"] for r in rows]
     await db.dispose()
     assert statuses.count("ready") == 1 and statuses.count("failed") == 3, rows

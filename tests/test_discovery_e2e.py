@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import TuneclusterBot
-from sql import guilds, models
+from sql import guilds, model_versions
 from sql.database import Database
 from sql.schema import audio_features, recommendation_log
 from tests.bot_world import running_bot, trained_demo
@@ -370,7 +370,7 @@ async def test_off_and_show(world: World) -> None:
 
 async def test_a_failing_retrain_keeps_the_old_model_and_shows_in_status(world: World) -> None:
     async with world.db.connection() as conn:
-        serving = await models.active_version(conn)
+        serving = await model_versions.active_version(conn)
     await _change_the_curated_set(world.db)
     (world.tmp / "genres.toml").write_text("this is = not [ valid toml\n")
     logged = asyncio.create_task(
@@ -384,7 +384,7 @@ async def test_a_failing_retrain_keeps_the_old_model_and_shows_in_status(world: 
     runs = await recorded_runs(world.db, "retrain")
     assert runs[-1]["outcome"] == "failed" and "not valid TOML" in runs[-1]["error"]
     async with world.db.connection() as conn:
-        assert await models.active_version(conn) == serving
+        assert await model_versions.active_version(conn) == serving
     ix = await world.emu.send_command("status", user=ADMIN)
     await ix.wait_done(timeout=10)
     lines = _fields(_answer(ix)["embeds"][0])["Background runs"]
@@ -406,7 +406,7 @@ async def test_a_failing_retrain_keeps_the_old_model_and_shows_in_status(world: 
     report = await served
     assert report["embeds"][0]["title"].endswith("is serving")
     async with world.db.connection() as conn:
-        assert await models.active_version(conn) != serving
+        assert await model_versions.active_version(conn) != serving
     await until(lambda: _ran(world, "retrain", "skipped"), 30, "an unchanged period")
     await world.restart()
 

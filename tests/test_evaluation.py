@@ -22,7 +22,7 @@ from recommender import demo_catalogue, strategies, versions
 from recommender.evaluation import BASELINES, EvalConfig, split_playlists
 from recommender.serving import Recommender
 from sql import catalogue as store
-from sql import frames, models
+from sql import frames, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.migrate import init_schema
@@ -94,8 +94,8 @@ async def test_the_split_never_lets_a_test_playlist_into_training(generated) -> 
 async def test_the_report_on_generated_playlists(generated) -> None:
     db, config = generated
     async with db.connection() as conn:
-        active = await models.active_version(conn)
-        before = {r["version"] for r in await models.list_model_versions(conn)}
+        active = await model_versions.active_version(conn)
+        before = {r["version"] for r in await model_versions.list_model_versions(conn)}
     eval_config = EvalConfig(seeds=150, repeat_seeds=30, bootstrap=200)
     result = await evaluate_service.evaluate(
         db, config, eval_config, popularity=("hidden", "visible"), default_strategy="hybrid"
@@ -123,12 +123,12 @@ async def test_the_report_on_generated_playlists(generated) -> None:
     again = await evaluate_service.evaluate(db, config, eval_config, default_strategy="hybrid")
     assert again["runs"]["hidden"]["methods"] == result["runs"]["hidden"]["methods"]  # seeded
     async with db.connection() as conn:
-        assert await models.active_version(conn) == active  # nothing activated
-        rows = await models.list_model_versions(conn)
+        assert await model_versions.active_version(conn) == active  # nothing activated
+        rows = await model_versions.list_model_versions(conn)
         made = [r for r in rows if r["version"] not in before]
         assert made and all(r["status"] == "pruned" for r in made)  # and nothing left behind
         for row in made:
-            assert not await models.assignments(conn, row["version"])
+            assert not await model_versions.assignments(conn, row["version"])
             assert not (config.models_dir / row["version"]).exists()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from bot.services import feedback
 from bot.settings import ConfigError, load_settings
 from recommender import demo_catalogue
-from sql import models
+from sql import model_versions
 from sql import reactions as store
 from sql.database import Database
 from sql.migrate import init_schema
@@ -312,7 +312,9 @@ async def test_liked_tracks_become_sessions_of_the_association_behind_the_settin
         with ThreadPoolExecutor(1) as pool:
             without = await train(db, config, executor=pool, activate=False)
             async with db.connection() as conn:  # trained tracks: the association's universe
-                trained = sorted({t for t, _, _ in await models.assignments(conn, without.version)})
+                trained = sorted(
+                    {t for t, _, _ in await model_versions.assignments(conn, without.version)}
+                )
             for member, liked in ((ALICE, trained[:3]), (BOB, trained[3:5])):
                 shown = await _show(db, liked)
                 for position in range(len(liked)):

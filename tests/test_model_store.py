@@ -30,7 +30,7 @@ from recommender.store import (
     StoreError,
     open_store,
 )
-from sql import models
+from sql import model_versions
 from sql.database import Database
 from sql.schema import model_chunk, model_file
 from tests.fakes.s3 import ACCESS_KEY, SECRET_KEY, FakeS3
@@ -230,9 +230,11 @@ async def test_a_host_serves_what_another_trained_s3_store(
 
 async def test_a_version_missing_everywhere_is_one_line(db: Database, tmp_path: Path) -> None:
     async with db.transaction() as conn:
-        await models.insert_model_version(conn, "v-gone", fingerprint="f", path="database:v-gone")
-        await models.finish_model_version(conn, "v-gone", status="ready")
-        await models.set_active_version(conn, "v-gone")
+        await model_versions.insert_model_version(
+            conn, "v-gone", fingerprint="f", path="database:v-gone"
+        )
+        await model_versions.finish_model_version(conn, "v-gone", status="ready")
+        await model_versions.set_active_version(conn, "v-gone")
     recommender = Recommender(tmp_path / "hostB", DatabaseStore(db))
     with pytest.raises(StoreError, match="not in the database model store") as raised:
         async with db.connection() as conn:

@@ -182,8 +182,8 @@ async def test_discovery_set_warns_about_genres_without_a_model(trained, tmp_pat
     import discord
     from sqlalchemy import delete
 
-    from sql import discovery as reads
-    from sql import models
+    from sql import discovery as discovery_reads
+    from sql import model_versions
     from sql.schema import cluster, track_cluster
 
     source, models_dir, _ = trained
@@ -202,7 +202,9 @@ async def test_discovery_set_warns_about_genres_without_a_model(trained, tmp_pat
         ) as bot,
     ):
         async with bot.context.db.connection() as conn:
-            sizes = await reads.cluster_sizes(conn, await models.active_version(conn))
+            sizes = await discovery_reads.cluster_sizes(
+                conn, await model_versions.active_version(conn)
+            )
         modelled = next(b for b in sizes if sizes[b])
         missing = "jazz"
         assert not sizes.get(missing)

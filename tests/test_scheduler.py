@@ -33,7 +33,7 @@ from bot.settings import load_settings
 from pipeline.mpd.synthetic import write_slices
 from recommender import demo_catalogue
 from recommender.taxonomy import load
-from sql import catalogue, jobs, models
+from sql import catalogue, jobs, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.migrate import init_schema
@@ -309,13 +309,13 @@ async def test_retraining_only_when_the_curated_set_changed(
             "the training set is unchanged since the model",
         )
         async with sqlite_db.connection() as conn:
-            serving = await models.active_version(conn)
+            serving = await model_versions.active_version(conn)
         await _nudge_a_feature(sqlite_db)
 
         async def broken(*args: Any, **kwargs: Any) -> int:
             raise RuntimeError("the disk is full")
 
-        monkeypatch.setattr(models, "write_assignments", broken)
+        monkeypatch.setattr(model_versions, "write_assignments", broken)
         job = GlobalJob("retrain", 3600, run)
         async with sqlite_db.transaction() as conn:  # so that it catches up at start
             await conn.execute(
@@ -329,7 +329,7 @@ async def test_retraining_only_when_the_curated_set_changed(
         failed = (await recorded_runs(sqlite_db, "retrain"))[-1]
         assert failed["outcome"] == "failed" and failed["error"] == "RuntimeError: the disk is full"
         async with sqlite_db.connection() as conn:
-            assert await models.active_version(conn) == serving  # the old model serves
+            assert await model_versions.active_version(conn) == serving  # the old model serves
             statuses = (await conn.execute(select(model_version.c.status))).scalars().all()
         assert sorted(statuses) == ["failed", "ready"]
         shown = await status(sqlite_db, spotify_configured=False)

@@ -38,7 +38,7 @@ from recommender.serving import (
     song_key,
 )
 from sql import catalogue as store
-from sql import clock, models, picks
+from sql import clock, model_versions, picks
 from sql.database import Database
 from sql.migrate import init_schema
 from tests.conftest import MYSQL_URL, _drop_mysql, clear_mysql, in_fresh_loop
@@ -164,7 +164,7 @@ async def test_pick_queries_seek_through_positions(db: Database) -> None:
     rows = [("v1", "rock", c, p, f"t{c}-{p:04d}") for c in (0, 1) for p in range(300)]
     rows += [("v2", "rock", 0, p, f"old-{p}") for p in range(10)]
     async with db.transaction() as conn:
-        await models.write_assignments(conn, rows)
+        await model_versions.write_assignments(conn, rows)
     async with db.connection() as conn:
         found = await picks.seek(conn, "v1", [("rock", 0, 17), ("rock", 1, 298), ("jazz", 0, 0)], 4)
         ranges = await picks.position_ranges(
@@ -200,7 +200,9 @@ async def test_pick_queries_with_details(db: Database) -> None:
             [{"artist_id": "0TESTartistA000000000", "track_id": t, "position": 0} for t in ids[:-1]]
             + [{"artist_id": "0TESTartistB000000000", "track_id": ids[5], "position": 1}],
         )
-        await models.write_assignments(conn, [("v1", "pop", 2, p, t) for p, t in enumerate(ids)])
+        await model_versions.write_assignments(
+            conn, [("v1", "pop", 2, p, t) for p, t in enumerate(ids)]
+        )
     async with db.connection() as conn:
         found, known = await picks.seek_with_details(conn, "v1", [("pop", 2, 4), ("pop", 2, 37)], 3)
         at, more = await picks.at_positions_with_details(
@@ -286,7 +288,7 @@ async def test_picks_can_be_limited_to_one_bucket(trained: Trained) -> None:
 async def test_no_repeat_within_the_guild_window(trained: Trained) -> None:
     old = clock.naive_now() - timedelta(days=30)
     async with trained.db.transaction() as conn:
-        await models.log_recommendations(
+        await model_versions.log_recommendations(
             conn,
             [
                 {"guild_id": 1, "pick_track_id": TWIN, "input_track_id": ORIGINAL},

@@ -18,7 +18,7 @@ from bot.services.train import TrainSettings
 from bot.settings import load_settings
 from pipeline import datasets
 from pipeline.datasets import DatasetError
-from sql import catalogue, models
+from sql import catalogue, model_versions
 from sql.database import Database
 from tests.fakes.datasets_mirror import DatasetsMirror
 from tests.fixtures.datasets import TIDY_COLUMNS, tidy_row, write_csv
@@ -117,7 +117,7 @@ async def test_a_bad_download_is_one_line_and_keeps_nothing(
             assert not [p for p in cache.rglob("*") if p.is_file()]  # no partial file kept
             async with db.connection() as conn:
                 assert await catalogue.is_empty(conn)
-                assert await models.active_version(conn) is None
+                assert await model_versions.active_version(conn) is None
     finally:
         await db.dispose()
 

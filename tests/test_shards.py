@@ -23,7 +23,7 @@ from bot.services import discovery
 from bot.services.jobs import holder_id
 from bot.settings import ConfigError, load_settings
 from recommender import taxonomy
-from sql import jobs, models
+from sql import jobs, model_versions
 from sql.database import Database
 from sql.migrate import init_schema
 from sql.schema import feedback_pick
@@ -199,7 +199,7 @@ async def test_a_retrain_on_one_host_is_served_by_the_other_without_restart(
 ) -> None:
     url, tracks, _ = await _prepare(mariadb, tmp_path)
     async with mariadb.connection() as conn:
-        first = await models.active_version(conn)
+        first = await model_versions.active_version(conn)
     async with DiscordEmulator(guilds=GUILDS, owner=OWNER, shard_count=SHARDS) as emu:
         hosts = [Host(emu, url, tmp_path, shard) for shard in range(SHARDS)]
         for host in hosts:
@@ -215,11 +215,11 @@ async def test_a_retrain_on_one_host_is_served_by_the_other_without_restart(
 
             async def switched() -> bool:
                 async with mariadb.connection() as conn:
-                    return await models.active_version(conn) not in (None, first)
+                    return await model_versions.active_version(conn) not in (None, first)
 
             await until(switched, 180, "the retrained model to become active")
             async with mariadb.connection() as conn:
-                second = await models.active_version(conn)
+                second = await model_versions.active_version(conn)
             served: list[str] = []
 
             async def host1_serves_it() -> bool:

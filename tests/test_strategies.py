@@ -21,7 +21,7 @@ from pipeline.curation import CurationFilters
 from recommender import demo_catalogue, evaluation, strategies
 from recommender.picking import PLAYED_TOGETHER, SOUND
 from recommender.serving import Options, Recommender
-from sql import models
+from sql import model_versions
 from sql.database import Database
 from sql.migrate import init_schema
 
@@ -208,7 +208,7 @@ async def test_works_without_any_popularity(world: World) -> None:
             result = await _recommend(world, seed, version=world.hidden, n=5, strategy=strategy)
             assert len(result.picks) == 5
     async with world.db.connection() as conn:
-        assert await models.active_version(conn) == world.version  # untouched
+        assert await model_versions.active_version(conn) == world.version  # untouched
 
 
 async def test_an_exhausted_neighbourhood_widens_then_says_why(world: World) -> None:
@@ -232,7 +232,7 @@ async def test_an_exhausted_neighbourhood_widens_then_says_why(world: World) -> 
         for t in world.catalogue.truth["track_id"]
     ]
     async with world.db.transaction() as conn:
-        await models.log_recommendations(conn, rows)
+        await model_versions.log_recommendations(conn, rows)
     short = await _recommend(world, seed, n=5, guild_id=9)
     assert short.picks == []
     assert "recently recommended" in short.short_reason

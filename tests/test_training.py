@@ -22,7 +22,7 @@ from recommender.cells import partition
 from recommender.features import plan_features
 from recommender.serving import Options, Recommender
 from recommender.versions import VersionError
-from sql import models
+from sql import model_versions
 from sql.database import Database
 from sql.schema import cluster, genre_bucket, model_version, track_cluster
 
@@ -200,8 +200,8 @@ async def test_train_writes_bundle_assignments_and_activates(
     assert report.assignments == expected
     assert await _count(db, track_cluster, report.version) == expected
     async with db.connection() as conn:
-        assert await models.active_version(conn) == report.version
-        row = await models.get_model_version(conn, report.version)
+        assert await model_versions.active_version(conn) == report.version
+        row = await model_versions.get_model_version(conn, report.version)
         sizes = (await conn.execute(select(func.sum(cluster.c.size)))).scalar()
         mapped = (await conn.execute(select(func.count()).select_from(genre_bucket))).scalar()
     assert row["status"] == "ready" and row["meta"]
@@ -217,7 +217,7 @@ async def test_failure_mid_training_leaves_the_old_version_serving(
     old = (await service.train(db, config, executor=worker)).version
 
     calls = {"n": 0}
-    real_write = models.write_assignments
+    real_write = model_versions.write_assignments
 
     async def failing_write(conn, rows):
         calls["n"] += 1
@@ -225,15 +225,15 @@ async def test_failure_mid_training_leaves_the_old_version_serving(
             raise RuntimeError("disk full (simulated)")
         return await real_write(conn, rows)
 
-    monkeypatch.setattr(models, "write_assignments", failing_write)
+    monkeypatch.setattr(model_versions, "write_assignments", failing_write)
     with pytest.raises(RuntimeError, match="simulated"):
         await service.train(db, _settings(tmp_path, seed=7), executor=worker)
     monkeypatch.undo()
     assert calls["n"] == 3  # it did fail half-way through the writes
 
     async with db.connection() as conn:
-        assert await models.active_version(conn) == old
-        rows = await models.list_model_versions(conn)
+        assert await model_versions.active_version(conn) == old
+        rows = await model_versions.list_model_versions(conn)
     failed = [r for r in rows if r["status"] == "failed"]
     assert len(failed) == 1 and "simulated" in failed[0]["error"]
     assert await _count(db, track_cluster, failed[0]["version"]) == 0
@@ -254,7 +254,7 @@ async def test_rollback_and_pruning(db: Database, tmp_path: Path, worker) -> Non
     first = (await service.train(db, config, executor=worker)).version
     second = (await service.train(db, config, activate=False, executor=worker)).version
     async with db.connection() as conn:
-        assert await models.active_version(conn) == first  # --no-activate kept it
+        assert await model_versions.active_version(conn) == first  # --no-activate kept it
     switched = await service.activate(db, config.models_dir, second)
     assert (switched.version, switched.previous) == (second, first)
     rolled = await service.activate(db, config.models_dir, first)

@@ -140,8 +140,8 @@ def run_job(
         enrich_catalogue,
         holder_id,
         ingest_watched,
-        recorded,
         retrain_if_changed,
+        run_recorded,
     )
     from bot.services.train import TrainSettings, train
 
@@ -150,14 +150,14 @@ def run_job(
         if name == "enrich":
             async with open_clients(config, db) as (spotify, reccobeats):
                 work = partial(enrich_catalogue, db, spotify=spotify, reccobeats=reccobeats)
-                outcome = await recorded(db, name, holder, work)
+                outcome = await run_recorded(db, name, holder, work)
         elif name == "ingest":
             work = partial(ingest_watched, db, config.watch_dir)
-            outcome = await recorded(db, name, holder, work)
+            outcome = await run_recorded(db, name, holder, work)
         else:
             options = TrainSettings.from_settings(config)
             work = partial(retrain_if_changed, db, options, start=train)
-            outcome = await recorded(db, name, holder, work)
+            outcome = await run_recorded(db, name, holder, work)
         assert outcome is not None
         return _outcome(name, outcome)
 

@@ -28,12 +28,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.cards import TrackCard, track_cards
-from bot.services.jobs import JobOutcome, one_line, recorded
+from bot.services.jobs import JobOutcome, one_line, run_recorded
 from recommender import discovery as picking
 from recommender.serving import song_key
 from recommender.taxonomy import display
-from sql import clock, guilds, models
-from sql import discovery as reads
+from sql import clock, guilds, model_versions
+from sql import discovery as discovery_reads
 from sql.database import Database
 from sql.errors import TuneclusterError
 
@@ -44,7 +44,7 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 GRACE = timedelta(minutes=15)
 DEMAND_DAYS = 90
 MAX_BUCKETS = 10  # one embed per bucket; Discord allows 10 per message
-STRATEGY = reads.DISCOVERY_STRATEGY
+STRATEGY = discovery_reads.DISCOVERY_STRATEGY
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 
@@ -225,8 +225,8 @@ async def unmodelled(db: Database, buckets: str | None) -> list[str]:
     if not chosen:
         return []
     async with db.connection() as conn:
-        version = await models.active_version(conn)
-        sizes = await reads.cluster_sizes(conn, version) if version else {}
+        version = await model_versions.active_version(conn)
+        sizes = await discovery_reads.cluster_sizes(conn, version) if version else {}
     return [b for b in chosen if not sizes.get(b)]
 
 
@@ -286,14 +286,14 @@ async def prepare(
     chosen = [b for b in (row.get("buckets") or "").split(",") if b]
     since = clock.to_naive(now - timedelta(days=no_repeat_days)) if no_repeat_days > 0 else None
     async with db.connection() as conn:
-        version = await models.active_version(conn)
+        version = await model_versions.active_version(conn)
         if version is None:
             raise NothingToPost("no model is trained yet: run `tunecluster train` first")
-        sizes = await reads.cluster_sizes(conn, version)
+        sizes = await discovery_reads.cluster_sizes(conn, version)
         demand = (
             []
             if chosen
-            else await reads.bucket_demand(
+            else await discovery_reads.bucket_demand(
                 conn, guild_id, clock.to_naive(now - timedelta(days=DEMAND_DAYS))
             )
         )
@@ -365,7 +365,7 @@ async def post_now(
         for p in post.picks
     ]
     async with db.transaction() as conn:
-        await models.log_recommendations(conn, rows)
+        await model_versions.log_recommendations(conn, rows)
         await guilds.record_post(conn, guild_id)
     return post
 
@@ -432,7 +432,7 @@ async def scheduled_post(
         slot, before = claimed[0]
         return await _post_claimed(db, guild_id, deliver, slot, before, no_repeat_days)
 
-    return await recorded(db, "discovery", holder, body, gate=gate)
+    return await run_recorded(db, "discovery", holder, body, gate=gate)
 
 
 async def _post_claimed(

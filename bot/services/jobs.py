@@ -1,7 +1,7 @@
 """The background jobs' bodies, as plain async functions: the scheduler runs them, and so
 does `tunecluster jobs run NAME` (from cron, for instance).
 
-Each body returns a `JobOutcome` (ok | skipped | failed, with counts); `recorded` wraps a
+Each body returns a `JobOutcome` (ok | skipped | failed, with counts); `run_recorded` wraps a
 body in a `job_run` row (start, end, outcome, counts, error), which `/status` and
 `tunecluster jobs` show. CPU work leaves the event loop: the curated-set fingerprint is
 computed in a worker process, dataset parsing in a thread or worker processes, training
@@ -20,7 +20,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import metrics
@@ -30,13 +29,11 @@ from bot.services.workers import in_worker
 from pipeline import extras
 from pipeline.enrichment import enrich
 from pipeline.importers import FORMATS, import_dataset
-from pipeline.importers.writing import record_files
 from recommender import taxonomy as taxonomies
-from sql import clock, frames, jobs, liveness, models
+from sql import clock, frames, jobs, liveness, model_versions, source_files
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.liveness import holder_id as holder_id  # re-exported: the callers' name for it
-from sql.schema import source_file
 
 log = logging.getLogger("tunecluster.jobs")
 
@@ -63,7 +60,7 @@ def one_line(error: BaseException) -> str:
     return (text.strip().splitlines() or [type(error).__name__])[0][:500]
 
 
-async def recorded(
+async def run_recorded(
     db: Database, job: str, holder: str, body: Body, *, gate: Gate | None = None
 ) -> JobOutcome | None:
     """Run `body` as one recorded run of `job`; None when `gate` (checked in the same
@@ -177,13 +174,6 @@ def _watch_name(fmt: str, path: Path) -> str:
     return f"{WATCH_KIND}:{fmt}:{path.resolve()}"[:255]
 
 
-async def _taken_in(conn: AsyncConnection) -> dict[str, int | None]:
-    query = select(source_file.c.name, source_file.c.size_bytes).where(
-        source_file.c.kind == WATCH_KIND
-    )
-    return {name: size for name, size in (await conn.execute(query)).all()}
-
-
 async def ingest_watched(
     db: Database, watch_dir: Path, *, settle: float = SETTLE_SECONDS, workers: int | None = 1
 ) -> JobOutcome:
@@ -191,54 +181,69 @@ async def ingest_watched(
     (the ingest skips finished ones) and dataset files, each entry once (it is recorded
     in `source_file`, done or failed, and taken again only when its size changes)."""
     slices, datasets = await asyncio.to_thread(watched_entries, Path(watch_dir))
-    now = time.time()
-    counts: dict[str, Any] = {"slices": 0, "datasets": 0, "waiting": 0, "failed": 0}
-    failures: list[str] = []
+    taking = _Taking(now=time.time(), settle=settle)
+    if slices:
+        await _take_slices(db, slices, taking, workers)
+    await _take_datasets(db, datasets, taking)
+    counts = taking.counts
+    if taking.failures:
+        return JobOutcome("failed", counts, "; ".join(taking.failures)[:500])
+    if not counts["slices"] and not counts["datasets"]:
+        return JobOutcome("skipped", counts, "nothing new in the watched folder")
+    return JobOutcome("ok", counts)
 
-    mpd = _mpd() if slices else None
-    done = await mpd.recorded(db) if mpd else {}
-    new_slices = []
-    for path in slices:
-        status, size = done.get(path.name, (None, None))
-        if status == "done" and size == path.stat().st_size:
-            continue
-        if _settled(path, now, settle):
-            new_slices.append(path)
-        else:
-            counts["waiting"] += 1
-    if new_slices and mpd:
-        report = await mpd.ingest_mpd(db, new_slices, workers=workers)
-        counts["slices"] = len(report.ingested)
-        counts["tracks_new"] = report.tracks_new
-        counts["failed"] += len(report.failed)
-        failures += [f"{name}: {why}" for name, why in report.failed.items()]
 
+@dataclass
+class _Taking:
+    """One run over the watched folder: when it looked, and what it took in."""
+
+    now: float
+    settle: float
+    counts: dict[str, Any] = field(
+        default_factory=lambda: {"slices": 0, "datasets": 0, "waiting": 0, "failed": 0}
+    )
+    failures: list[str] = field(default_factory=list)
+
+    def settled(self, path: Path) -> bool:
+        """The entry's copy is complete; else it is counted as waiting."""
+        if _settled(path, self.now, self.settle):
+            return True
+        self.counts["waiting"] += 1
+        return False
+
+
+async def _take_slices(
+    db: Database, slices: list[Path], taking: _Taking, workers: int | None
+) -> None:
+    mpd = _mpd()
+    done = await mpd.recorded_slices(db)
+    new = [p for p in slices if not mpd.landed(p, done) and taking.settled(p)]
+    if new:
+        report = await mpd.ingest_mpd(db, new, workers=workers)
+        taking.counts["slices"] = len(report.ingested)
+        taking.counts["tracks_new"] = report.tracks_new
+        taking.counts["failed"] += len(report.failed)
+        taking.failures += [f"{name}: {why}" for name, why in report.failed.items()]
+
+
+async def _take_datasets(db: Database, datasets: list[tuple[str, Path]], taking: _Taking) -> None:
     async with db.connection() as conn:
-        taken = await _taken_in(conn)
+        taken = {n: size for n, (_, size) in (await source_files.records(conn, WATCH_KIND)).items()}
     for fmt, path in datasets:
         name, size = _watch_name(fmt, path), _size(path)
-        if taken.get(name) == size:
-            continue
-        if not _settled(path, now, settle):
-            counts["waiting"] += 1
+        if taken.get(name) == size or not taking.settled(path):
             continue
         status, detail = "done", ""
         try:
             result = await import_dataset(db, fmt, path)
             detail = result.summary()
-            counts["datasets"] += 1
+            taking.counts["datasets"] += 1
         except TuneclusterError as error:
             status, detail = "failed", one_line(error)
-            counts["failed"] += 1
-            failures.append(f"{path.name}: {detail}")
+            taking.counts["failed"] += 1
+            taking.failures.append(f"{path.name}: {detail}")
         async with db.transaction() as conn:
-            await record_files(conn, [_watch_row(name, size, status, detail)])
-
-    if failures:
-        return JobOutcome("failed", counts, "; ".join(failures)[:500])
-    if not counts["slices"] and not counts["datasets"]:
-        return JobOutcome("skipped", counts, "nothing new in the watched folder")
-    return JobOutcome("ok", counts)
+            await source_files.record(conn, [_watch_row(name, size, status, detail)])
 
 
 def _watch_row(name: str, size: int, status: str, detail: str) -> dict[str, Any]:
@@ -261,8 +266,8 @@ StartTraining = Callable[[Database, TrainSettings], Awaitable[TrainReport]]
 async def active_fingerprint(db: Database) -> str | None:
     """The curated-set fingerprint the serving model was trained on."""
     async with db.connection() as conn:
-        version = await models.active_version(conn)
-        row = await models.get_model_version(conn, version) if version else None
+        version = await model_versions.active_version(conn)
+        row = await model_versions.get_model_version(conn, version) if version else None
     return row["fingerprint"] if row else None
 
 

@@ -19,7 +19,7 @@ from bot.services.feedback import exclusions
 from pipeline.resolver import resolve_track
 from recommender import strategies
 from recommender.serving import Options, Recommendation, Recommender
-from sql import catalogue, models
+from sql import catalogue, model_versions
 from sql.database import Database
 from sql.errors import TuneclusterError
 
@@ -140,7 +140,7 @@ async def _log(
         for pick in result.picks
     ]
     async with db.transaction() as conn:
-        await models.log_recommendations(conn, rows)
+        await model_versions.log_recommendations(conn, rows)
 
 
 def check_options(text: str | None, n: int, max_n: int) -> None:

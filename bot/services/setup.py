@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from pipeline import datasets
 from pipeline.datasets import Dataset
-from sql import catalogue, models
+from sql import catalogue, model_versions, source_files
 from sql.database import Database
 from sql.migrate import init_schema
-from sql.schema import source_file
 
 Progress = Callable[[str, int, int], None]
 
@@ -64,10 +61,7 @@ def import_key(fmt: str, path: Path) -> str:
 
 async def _imported(db: Database, fmt: str, path: Path) -> bool:
     async with db.connection() as conn:
-        status = await conn.scalar(
-            select(source_file.c.status).where(source_file.c.name == import_key(fmt, path))
-        )
-    return status == "done"
+        return await source_files.status(conn, import_key(fmt, path)) == "done"
 
 
 async def run_setup(
@@ -102,7 +96,7 @@ async def run_setup(
         report.datasets.append(item)
 
     async with db.connection() as conn:
-        active = await models.active_version(conn)
+        active = await model_versions.active_version(conn)
     if fresh or active is None:
         step("training", 0, 1)
         trained = await train_service.train(db, train_config)
@@ -118,7 +112,7 @@ async def _describe(db: Database, report: SetupReport) -> None:
         report.tracks = (await catalogue.counts(conn, ["track"]))["track"]
         if report.model_version is None:
             return
-        row = await models.get_model_version(conn, report.model_version)
+        row = await model_versions.get_model_version(conn, report.model_version)
         report.example = await catalogue.example_track_name(conn, report.model_version)
     meta = _meta(row)
     report.buckets = {

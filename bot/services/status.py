@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.spotify.client import BATCH
-from sql import catalogue, clock, jobs, models
+from sql import catalogue, clock, jobs, model_versions
 from sql import enrichment_state as state
 from sql.database import Database
 
@@ -47,8 +47,8 @@ class Status:
 async def status(db: Database, *, spotify_configured: bool) -> Status:
     async with db.connection() as conn:
         counts = await catalogue.counts(conn, SHOWN_TABLES)
-        version = await models.active_version(conn)
-        model = await models.get_model_version(conn, version) if version else None
+        version = await model_versions.active_version(conn)
+        model = await model_versions.get_model_version(conn, version) if version else None
         runs = await jobs.last_runs(conn)
         learned = await state.capabilities(conn, "spotify")
         pause = await state.cooldown(conn, "spotify")

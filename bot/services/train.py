@@ -39,7 +39,7 @@ from recommender.training import (
     prepare,
     training_fingerprint,
 )
-from sql import clock, frames, jobs, liveness, models
+from sql import clock, frames, jobs, liveness, model_versions
 from sql import reactions as reaction_store
 from sql.database import Database
 from sql.errors import TuneclusterError
@@ -230,7 +230,7 @@ async def _new_version(
     version = bundles.new_version(fingerprint)
     holder = liveness.holder_id("train")
     async with db.transaction() as conn:
-        await models.insert_model_version(
+        await model_versions.insert_model_version(
             conn, version, fingerprint=fingerprint, path=store.where(version)
         )
         await jobs.take_lease(conn, f"train:{version}", holder, liveness.ALIVE_SECONDS)
@@ -272,7 +272,7 @@ async def _fit_and_write(
         written = await _write(db, version, data, fitted.fit, progress)
     meta["seconds"] = {k: round(v, 3) for k, v in timings.seconds.items()}
     async with db.transaction() as conn:
-        await models.finish_model_version(conn, version, status="ready", meta=meta)
+        await model_versions.finish_model_version(conn, version, status="ready", meta=meta)
     return meta, written
 
 
@@ -413,7 +413,7 @@ async def _write(
         for c, n in enumerate(np.bincount(a.cluster.astype(np.int64)))
     ]
     async with db.transaction() as conn:
-        await models.write_clusters(conn, version, sizes)
+        await model_versions.write_clusters(conn, version, sizes)
     done = 0
     _step(progress, "writing cluster assignments", 0, total)
     for assignment in result.assignments:
@@ -431,7 +431,7 @@ async def _write(
         for start in range(0, len(rows), WRITE_TRANSACTION):
             batch = rows[start : start + WRITE_TRANSACTION]
             async with db.transaction() as conn:
-                await models.write_assignments(conn, batch)
+                await model_versions.write_assignments(conn, batch)
             done += len(batch)
             _step(progress, "writing cluster assignments", done, total)
     return done
@@ -449,6 +449,6 @@ async def activate(
 
 async def list_versions(db: Database) -> list[dict[str, Any]]:
     async with db.connection() as conn:
-        rows = await models.list_model_versions(conn)
-        active = await models.active_version(conn)
+        rows = await model_versions.list_model_versions(conn)
+        active = await model_versions.active_version(conn)
     return [{**r, "active": r["version"] == active} for r in rows]

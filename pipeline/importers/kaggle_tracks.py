@@ -16,24 +16,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.importers.reading import (
-    API_FEATURES,
     as_bool,
-    as_float,
     as_int,
-    is_spotify_id,
+    feature_values,
     name_key,
     numbers,
     read_table,
+    valid_track_rows,
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
-from sql.normalize import norm_name
+from sql.schema import FEATURE_COLUMNS
 
 FORMAT = "kaggle-tracks"
 SOURCE = "kaggle-tracks"
 GENRE_SOURCE = "track-genre"
-FEATURES = (*API_FEATURES, "time_signature")
-INTEGER_FEATURES = ("key", "mode", "time_signature")
+FEATURES = FEATURE_COLUMNS
 COLUMNS = (
     "track_id",
     "artists",
@@ -52,7 +50,6 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
     frame = read_table(file, sep=",", required=COLUMNS, fmt=FORMAT, report=report)
     frame = frame[list(COLUMNS)]  # the unnamed row index is not part of the identity
     values = numbers(frame, ("popularity", "duration_ms", *FEATURES), report, file.name)
-    duplicate = frame.duplicated().to_numpy()
     batch = CatalogueBatch()
     batch.supersedes_artist_genres.add(GENRE_SOURCE)
     no_artist = 0
@@ -60,26 +57,15 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
         f"track genres come from the dataset's track_genre (source '{GENRE_SOURCE}'), "
         "stored for the track, not its artists"
     )
-    for i, row in enumerate(frame.itertuples(index=False)):
-        if duplicate[i]:
-            report.skip("duplicate row", f"row {i + 1}: {row.track_id}")
-            continue
-        track_id = row.track_id.strip()
-        if not is_spotify_id(track_id):
-            report.skip("invalid track id", f"row {i + 1}: {track_id!r}")
-            continue
+    for i, row, track_id in valid_track_rows(frame, frame.duplicated().to_numpy(), report):
         names = [n.strip() for n in row.artists.split(";") if n.strip()]
-        keys = list(dict.fromkeys(name_key(n) for n in names))
-        no_artist += not keys
-        album_id = _album(row.album_name, names, batch)
-        name = row.track_name.strip() or None
         batch.put(
             "tracks",
             track_id,
             {
                 "track_id": track_id,
-                "name": name,
-                "album_id": album_id,
+                "name": row.track_name.strip() or None,
+                "album_id": _album(row.album_name, names, batch),
                 "duration_ms": as_int(values["duration_ms"][i]),
                 "popularity": as_int(values["popularity"][i]),
                 "explicit": as_bool(row.explicit),
@@ -87,35 +73,13 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
             },
         )
         batch.put_track_genres(track_id, [row.track_genre], GENRE_SOURCE)
-        features = {
-            f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in FEATURES
-        }
+        features = feature_values(values, i, FEATURES)
         if any(v is not None for v in features.values()):
-            batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
-        for position, (artist_id, artist_name) in enumerate(
-            zip(keys, _first_names(names), strict=True)
-        ):
-            batch.put(
-                "artists",
-                artist_id,
-                {"artist_id": artist_id, "name": artist_name, "name_keyed": True, "source": SOURCE},
-            )
-            batch.put(
-                "artist_tracks",
-                (artist_id, track_id),
-                {"artist_id": artist_id, "track_id": track_id, "position": position},
-            )
+            batch.put_features(track_id, features, SOURCE)
+        no_artist += not batch.credit_names(track_id, names, SOURCE)
     if no_artist:
         report.note(f"{no_artist} row(s) without artists: track kept without artist")
     return batch
-
-
-def _first_names(names: list[str]) -> list[str]:
-    """The names matching `keys` (first spelling of each normalised name)."""
-    seen: dict[str, str] = {}
-    for name in names:
-        seen.setdefault(norm_name(name), name)
-    return list(seen.values())
 
 
 def _album(album_name: str, artists: list[str], batch: CatalogueBatch) -> str | None:

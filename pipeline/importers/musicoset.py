@@ -19,38 +19,25 @@ import pandas as pd
 
 from pipeline.importers.reading import (
     as_bool,
-    as_float,
     as_int,
-    folder_files,
+    feature_values,
     genre_list,
     is_spotify_id,
+    named,
     numbers,
     python_literal,
-    read_table,
+    read_folder,
     release_date,
     unique_rows,
     valid_id,
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
+from sql.schema import FEATURE_COLUMNS
 
 FORMAT = "musicoset"
 SOURCE = "musicoset"
-FEATURES = (
-    "key",
-    "mode",
-    "time_signature",
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "valence",
-    "tempo",
-)
-INTEGER_FEATURES = ("key", "mode", "time_signature")
+FEATURES = FEATURE_COLUMNS
 FILES = {
     "artists.csv": (
         "artist_id",
@@ -74,13 +61,7 @@ def _text(value: str) -> str | None:
 
 
 def parse(path: Path, report: ImportReport) -> CatalogueBatch:
-    files = folder_files(path, FILES, FORMAT)
-    frames = {
-        name: read_table(
-            files[name], sep="\t", required=cols, fmt=FORMAT, report=report, quoted=False
-        )
-        for name, cols in FILES.items()
-    }
+    frames = read_folder(path, FILES, FORMAT, report, sep="\t", quoted=False)
     batch = CatalogueBatch()
     _artists(frames["artists.csv"], batch, report)
     _songs(frames["songs.csv"], batch, report)
@@ -98,9 +79,8 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
         artist_id = valid_id(row.artist_id, "artist", file, i, report)
         if artist_id is None:
             continue
-        name = _text(row.name)
+        name = named(_text(row.name), "artist", artist_id, file, i, report)
         if name is None:
-            report.skip(f"{file}: artist without a name", f"row {i + 1}: {artist_id}")
             continue
         batch.put(
             "artists",
@@ -126,9 +106,8 @@ def _songs(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> 
         track_id = valid_id(row.song_id, "song", file, i, report)
         if track_id is None:
             continue
-        name = _text(row.song_name)
+        name = named(_text(row.song_name), "song", track_id, file, i, report)
         if name is None:
-            report.skip(f"{file}: song without a name", f"row {i + 1}: {track_id}")
             continue
         credits = python_literal(row.artists, dict)
         if credits is None:
@@ -148,29 +127,35 @@ def _songs(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> 
                 "source": SOURCE,
             },
         )
-        position = 0
-        for artist_id, artist_name in credits.items():
-            if not (isinstance(artist_id, str) and is_spotify_id(artist_id)):
-                report.skip(f"{file}: invalid artist id in a credit", f"row {i + 1}: {artist_id!r}")
-                continue
-            if artist_id not in batch.artists:
-                if not (isinstance(artist_name, str) and artist_name.strip()):
-                    report.skip(f"{file}: credited artist without a name", artist_id)
-                    continue
-                added_artists += 1
-                batch.put(
-                    "artists",
-                    artist_id,
-                    {"artist_id": artist_id, "name": artist_name.strip(), "source": SOURCE},
-                )
-            batch.put(
-                "artist_tracks",
-                (artist_id, track_id),
-                {"artist_id": artist_id, "track_id": track_id, "position": position},
-            )
-            position += 1
+        added_artists += _credits(track_id, credits, batch, report, f"row {i + 1}")
     if added_artists:
         report.note(f"{added_artists} credited artist(s) absent from artists.csv added by name")
+
+
+def _credits(
+    track_id: str, credits: dict, batch: CatalogueBatch, report: ImportReport, where: str
+) -> int:
+    """The song's credits (artist id → name, in credit order); an artist absent from
+    artists.csv is added by name. Returns how many were added."""
+    file = "songs.csv"
+    added = position = 0
+    for artist_id, artist_name in credits.items():
+        if not (isinstance(artist_id, str) and is_spotify_id(artist_id)):
+            report.skip(f"{file}: invalid artist id in a credit", f"{where}: {artist_id!r}")
+            continue
+        if artist_id not in batch.artists:
+            if not (isinstance(artist_name, str) and artist_name.strip()):
+                report.skip(f"{file}: credited artist without a name", artist_id)
+                continue
+            added += 1
+            batch.put(
+                "artists",
+                artist_id,
+                {"artist_id": artist_id, "name": artist_name.strip(), "source": SOURCE},
+            )
+        batch.credit(artist_id, track_id, position)
+        position += 1
+    return added
 
 
 def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
@@ -185,10 +170,7 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
             continue
         duration = as_int(values["duration_ms"][i])
         batch.put("tracks", track_id, {"track_id": track_id, "duration_ms": duration})
-        features = {
-            f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in FEATURES
-        }
-        batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
+        batch.put_features(track_id, feature_values(values, i, FEATURES), SOURCE)
 
 
 def _album(album_id: str, row, batch: CatalogueBatch) -> None:

@@ -22,24 +22,11 @@ import pandas as pd
 from pipeline.importers.report import ImportReport
 from sql.errors import TuneclusterError
 from sql.normalize import norm_name
+from sql.schema import INTEGER_FEATURES
 
 SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 RELEASE_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 PRECISION_BY_LENGTH = {4: "year", 7: "month", 10: "day"}
-# Audio features in the order Spotify's API lists them, which the CSV datasets keep.
-API_FEATURES = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
 FIELD_LIMIT = 128 * 1024  # characters; longer fields skip their row (counted)
 NAME_KEY_PREFIX = "name:"  # ':' is outside base62, so a name key never equals a Spotify id
 
@@ -88,15 +75,9 @@ def read_table(
     with a double quote, as in `"Weird Al" Yankovic`).
     """
     quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
-    required = list(required)
-    if not path.is_file():
-        raise TuneclusterError(f"{path}: no such file")
-    try:
-        header = pd.read_csv(path, sep=sep, nrows=0, encoding_errors="replace", quoting=quoting)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise WrongFormat(f"{path} is not a {fmt} file: {str(error).splitlines()[0]}") from None
-    check_columns(path, header.columns, required, fmt)
-    expected = len(header.columns)
+    header = _header(path, sep, quoting, fmt)
+    check_columns(path, header, required, fmt)
+    expected = len(header)
     malformed = 0
 
     def bad_line(fields: list[str]) -> None:
@@ -122,6 +103,17 @@ def read_table(
     report.files[str(path)] = len(frame) + malformed
     report.rows_read += len(frame) + malformed
     return _without_huge_fields(frame.fillna(""), path, report)
+
+
+def _header(path: Path, sep: str, quoting: int, fmt: str) -> list[str]:
+    """The file's column names; a missing file, or one that is no table, in one line."""
+    if not path.is_file():
+        raise TuneclusterError(f"{path}: no such file")
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding_errors="replace", quoting=quoting)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise WrongFormat(f"{path} is not a {fmt} file: {str(error).splitlines()[0]}") from None
+    return list(header.columns)
 
 
 @contextlib.contextmanager
@@ -183,6 +175,14 @@ def as_float(value: Any) -> float | None:
     return float(value)
 
 
+def feature_values(
+    values: dict[str, np.ndarray], i: int, names: Iterable[str]
+) -> dict[str, float | int | None]:
+    """Row `i` of the feature columns in `values` (`numbers`): the whole-number features
+    as ints, the others as floats, None where unknown."""
+    return {f: (as_int if f in INTEGER_FEATURES else as_float)(values[f][i]) for f in names}
+
+
 def as_bool(value: str) -> bool | None:
     text = value.strip().lower()
     if text in ("true", "1", "yes"):
@@ -235,6 +235,44 @@ def folder_files(path: Path, names: Iterable[str], fmt: str) -> dict[str, Path]:
     if missing:
         raise WrongFormat(f"{folder} is not a {fmt} folder: missing {', '.join(missing)}")
     return {n: folder / n for n in names}
+
+
+def read_folder(
+    path: Path, files: dict[str, tuple[str, ...]], fmt: str, report: ImportReport, **options: Any
+) -> dict[str, pd.DataFrame]:
+    """Every file of a folder format (name → required columns) read with `read_table`
+    (`options`: its `sep` and `quoted`)."""
+    found = folder_files(path, files, fmt)
+    return {
+        name: read_table(found[name], required=columns, fmt=fmt, report=report, **options)
+        for name, columns in files.items()
+    }
+
+
+def valid_track_rows(
+    frame: pd.DataFrame, duplicate: np.ndarray, report: ImportReport
+) -> Iterator[tuple[int, Any, str]]:
+    """(0-based index, row, track id) of a one-file dataset's rows that are neither
+    repeats (`duplicate`) nor without a Spotify track id; those are reported as skipped."""
+    for i, row in enumerate(frame.itertuples(index=False)):
+        if duplicate[i]:
+            report.skip("duplicate row", f"row {i + 1}: {row.track_id}")
+            continue
+        track_id = row.track_id.strip()
+        if not is_spotify_id(track_id):
+            report.skip("invalid track id", f"row {i + 1}: {track_id!r}")
+            continue
+        yield i, row, track_id
+
+
+def named(
+    name: str | None, kind: str, key: str, file: str, i: int, report: ImportReport
+) -> str | None:
+    """`name`, or None with the row (of the `kind` keyed `key`) reported as skipped."""
+    if not name:
+        report.skip(f"{file}: {kind} without a name", f"row {i + 1}: {key}")
+        return None
+    return name
 
 
 def unique_rows(frame: pd.DataFrame, file: str, report: ImportReport):

@@ -11,39 +11,31 @@ Quirks of that export, handled here and reported:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pipeline.importers.reading import (
-    as_float,
     as_int,
-    folder_files,
+    feature_values,
     genre_list,
     is_spotify_id,
+    named,
     numbers,
-    read_table,
+    read_folder,
     release_date,
     unique_rows,
     valid_id,
 )
 from pipeline.importers.report import ImportReport
 from pipeline.importers.writing import CatalogueBatch
+from sql.schema import CONTINUOUS_FEATURES
 
 FORMAT = "seed-csv"
 SOURCE = "seed-csv"
-FEATURES = (
-    "tempo",
-    "valence",
-    "danceability",
-    "acousticness",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-)
+FEATURES = CONTINUOUS_FEATURES  # the export has no key, mode or time signature
 FILES = {
     "sample_artist.csv": ("artist_id", "name", "genres", "popularity"),
     "sample_album.csv": ("album_id", "album_popularity", "release_date"),
@@ -55,11 +47,7 @@ FILES = {
 
 
 def parse(path: Path, report: ImportReport) -> CatalogueBatch:
-    files = folder_files(path, FILES, FORMAT)
-    frames = {
-        name: read_table(files[name], sep=",", required=cols, fmt=FORMAT, report=report)
-        for name, cols in FILES.items()
-    }
+    frames = read_folder(path, FILES, FORMAT, report, sep=",")
     batch = CatalogueBatch()
     _artists(frames["sample_artist.csv"], batch, report)
     _albums(frames["sample_album.csv"], batch, report)
@@ -78,9 +66,8 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
         artist_id = valid_id(row.artist_id, "artist", file, i, report)
         if artist_id is None:
             continue
-        name = row.name.strip()
-        if not name:
-            report.skip(f"{file}: artist without a name", f"row {i + 1}: {artist_id}")
+        name = named(row.name.strip(), "artist", artist_id, file, i, report)
+        if name is None:
             continue
         batch.put(
             "artists",
@@ -134,9 +121,8 @@ def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) ->
         track_id = valid_id(row.track_id, "track", file, i, report)
         if track_id is None:
             continue
-        name = row.track_name.strip()
-        if not name:
-            report.skip(f"{file}: track without a name", f"row {i + 1}: {track_id}")
+        name = named(row.track_name.strip(), "track", track_id, file, i, report)
+        if name is None:
             continue
         album_id = row.album_id.strip()
         if not is_spotify_id(album_id):
@@ -173,45 +159,47 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
         if track_id not in batch.tracks:
             report.skip(f"{file}: features of a track not in sample_track.csv", track_id)
             continue
-        features = {f: as_float(values[f][i]) for f in FEATURES}
-        batch.put("features", track_id, {"track_id": track_id, **features, "source": SOURCE})
+        batch.put_features(track_id, feature_values(values, i, FEATURES), SOURCE)
 
 
 def _artist_tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist_track.csv"
     credits: dict[str, int] = {}
-    for i, row in unique_rows(frame, file, report):
-        artist_id = valid_id(row.artist_id, "artist", file, i, report)
-        track_id = valid_id(row.track_id, "track", file, i, report)
-        if artist_id is None or track_id is None:
-            continue
-        if artist_id not in batch.artists or track_id not in batch.tracks:
-            report.skip(f"{file}: link to an artist or track not in the export", f"row {i + 1}")
-            continue
+    for artist_id, track_id in _links(frame, "track", batch.tracks, batch, report, file):
         if (artist_id, track_id) in batch.artist_tracks:
             continue
         position = credits.get(track_id, 0)
         credits[track_id] = position + 1
-        batch.put(
-            "artist_tracks",
-            (artist_id, track_id),
-            {"artist_id": artist_id, "track_id": track_id, "position": position},
-        )
+        batch.credit(artist_id, track_id, position)
     report.note(f"{file} has no credit order: file order per track gives the position")
 
 
 def _artist_albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist_album.csv"
-    for i, row in unique_rows(frame, file, report):
-        artist_id = valid_id(row.artist_id, "artist", file, i, report)
-        album_id = valid_id(row.album_id, "album", file, i, report)
-        if artist_id is None or album_id is None:
-            continue
-        if artist_id not in batch.artists or album_id not in batch.albums:
-            report.skip(f"{file}: link to an artist or album not in the export", f"row {i + 1}")
-            continue
+    for artist_id, album_id in _links(frame, "album", batch.albums, batch, report, file):
         batch.put(
             "artist_albums",
             (artist_id, album_id),
             {"artist_id": artist_id, "album_id": album_id},
         )
+
+
+def _links(
+    frame: pd.DataFrame,
+    other: str,
+    known: dict,
+    batch: CatalogueBatch,
+    report: ImportReport,
+    file: str,
+) -> Iterator[tuple[str, str]]:
+    """(artist id, `other` id) of the link rows whose ends are valid ids the export has
+    (in `batch.artists` and `known`); the other rows are reported as skipped."""
+    for i, row in unique_rows(frame, file, report):
+        artist_id = valid_id(row.artist_id, "artist", file, i, report)
+        other_id = valid_id(getattr(row, f"{other}_id"), other, file, i, report)
+        if artist_id is None or other_id is None:
+            continue
+        if artist_id not in batch.artists or other_id not in known:
+            report.skip(f"{file}: link to an artist or {other} not in the export", f"row {i + 1}")
+            continue
+        yield artist_id, other_id

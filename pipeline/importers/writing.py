@@ -11,32 +11,18 @@ or nothing does.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pipeline.importers.reading import name_key
 from pipeline.importers.report import ImportReport
-from sql import catalogue, clock
+from sql import catalogue, clock, source_files
 from sql.database import Database
 from sql.normalize import clip_name
-from sql.schema import (
-    album,
-    artist,
-    artist_album,
-    artist_genre,
-    artist_track,
-    audio_features,
-    playlist,
-    playlist_track,
-    source_file,
-    track,
-    track_genre,
-)
-from sql.upsert import chunked, upsert
 
 Row = dict[str, Any]
 ProgressFn = Callable[[str, int, int], None]
@@ -63,17 +49,40 @@ class CatalogueBatch:
 
     def put_genres(self, artist_id: str, genres: Iterable[Any], source: str) -> None:
         """The artist's genres, normalised; empty and non-text values are left out."""
-        for genre in genres:
-            if isinstance(genre, str) and (name := catalogue.normalise_genre(genre)):
-                row = {"artist_id": artist_id, "genre": name, "source": source}
-                self.put("artist_genres", (artist_id, name), row)
+        self._put_genres("artist_genres", "artist_id", artist_id, genres, source)
 
     def put_track_genres(self, track_id: str, genres: Iterable[Any], source: str) -> None:
         """Genres the source gives this one track, normalised; empty values left out."""
+        self._put_genres("track_genres", "track_id", track_id, genres, source)
+
+    def _put_genres(
+        self, table: str, key: str, owner: str, genres: Iterable[Any], source: str
+    ) -> None:
         for genre in genres:
             if isinstance(genre, str) and (name := catalogue.normalise_genre(genre)):
-                row = {"track_id": track_id, "genre": name, "source": source}
-                self.put("track_genres", (track_id, name), row)
+                self.put(table, (owner, name), {key: owner, "genre": name, "source": source})
+
+    def put_features(self, track_id: str, features: Row, source: str) -> None:
+        """The track's audio features (`reading.feature_values`)."""
+        self.put("features", track_id, {"track_id": track_id, **features, "source": source})
+
+    def credit(self, artist_id: str, track_id: str, position: int) -> None:
+        """The artist on the track, at credit `position` (0 = primary)."""
+        row = {"artist_id": artist_id, "track_id": track_id, "position": position}
+        self.put("artist_tracks", (artist_id, track_id), row)
+
+    def credit_names(self, track_id: str, names: Sequence[str], source: str) -> int:
+        """Artists a source names without ids, credited in the order given: each gets a
+        name key (`reading.name_key`, `name_keyed=True`); a name spelled twice (case,
+        accents, spacing) counts once, under its first spelling. Returns how many."""
+        spellings: dict[str, str] = {}
+        for name in names:
+            spellings.setdefault(name_key(name), name)
+        for position, (artist_id, name) in enumerate(spellings.items()):
+            row = {"artist_id": artist_id, "name": name, "name_keyed": True, "source": source}
+            self.put("artists", artist_id, row)
+            self.credit(artist_id, track_id, position)
+        return len(spellings)
 
     def put(self, table: str, key: Any, row: Row) -> bool:
         """Add `row` under `key`; an existing row keeps its values and gains missing ones.
@@ -104,7 +113,7 @@ class CatalogueBatch:
 @dataclass(frozen=True)
 class _Target:
     name: str
-    table: Table
+    table: str  # the catalogue table written
     write: Callable[[AsyncConnection, list[Row]], Awaitable[int]]
     compare: tuple[str, ...]  # non-key columns whose change counts as "updated"
     coalesce: bool  # True: a None in the new row changes nothing
@@ -120,29 +129,31 @@ def _compared(columns: tuple[str, ...]) -> tuple[str, ...]:
 
 
 _TARGETS = (
-    _Target("artists", artist, catalogue.upsert_artists, _compared(catalogue.ARTIST_COLUMNS), True),
-    _Target("albums", album, catalogue.upsert_albums, _compared(catalogue.ALBUM_COLUMNS), True),
-    _Target("tracks", track, catalogue.upsert_tracks, _compared(catalogue.TRACK_COLUMNS), True),
+    _Target(
+        "artists", "artist", catalogue.upsert_artists, _compared(catalogue.ARTIST_COLUMNS), True
+    ),
+    _Target("albums", "album", catalogue.upsert_albums, _compared(catalogue.ALBUM_COLUMNS), True),
+    _Target("tracks", "track", catalogue.upsert_tracks, _compared(catalogue.TRACK_COLUMNS), True),
     _Target(
         "features",
-        audio_features,
+        "audio_features",
         catalogue.upsert_audio_features,
         _compared(catalogue.AUDIO_FEATURE_COLUMNS),
         True,
     ),
-    _Target("artist_tracks", artist_track, catalogue.link_artist_tracks, ("position",), False),
-    _Target("artist_albums", artist_album, catalogue.link_artist_albums, (), False),
-    _Target("artist_genres", artist_genre, catalogue.upsert_artist_genres, (), False),
-    _Target("track_genres", track_genre, catalogue.upsert_track_genres, (), False),
+    _Target("artist_tracks", "artist_track", catalogue.link_artist_tracks, ("position",), False),
+    _Target("artist_albums", "artist_album", catalogue.link_artist_albums, (), False),
+    _Target("artist_genres", "artist_genre", catalogue.upsert_artist_genres, (), False),
+    _Target("track_genres", "track_genre", catalogue.upsert_track_genres, (), False),
     _Target(
         "playlists",
-        playlist,
+        "playlist",
         catalogue.upsert_playlists,
         _compared(catalogue.PLAYLIST_COLUMNS),
         True,
     ),
     _Target(
-        "playlist_tracks", playlist_track, catalogue.upsert_playlist_tracks, ("track_id",), False
+        "playlist_tracks", "playlist_track", catalogue.upsert_playlist_tracks, ("track_id",), False
     ),
 )
 
@@ -156,26 +167,6 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return bool(a) == bool(b)
     return a == b
-
-
-def _key_columns(table: Table) -> list[str]:
-    return [c.name for c in table.primary_key.columns]
-
-
-async def _stored(conn: AsyncConnection, target: _Target, keys: list[tuple]) -> dict[tuple, Row]:
-    """The stored rows for `keys` (primary-key tuples), with the compared columns."""
-    names = _key_columns(target.table)
-    columns = [target.table.c[n] for n in (*names, *target.compare)]
-    found: dict[tuple, Row] = {}
-    wanted = set(keys)
-    firsts = list(dict.fromkeys(k[0] for k in keys))
-    for batch in chunked(firsts, catalogue.ID_CHUNK):
-        query = select(*columns).where(target.table.c[names[0]].in_(batch))
-        for row in (await conn.execute(query)).mappings():
-            key = tuple(row[n] for n in names)
-            if key in wanted:
-                found[key] = dict(row)
-    return found
 
 
 def _changed(target: _Target, new: Row, old: Row) -> bool:
@@ -196,10 +187,10 @@ def _changed(target: _Target, new: Row, old: Row) -> bool:
 async def _write_target(
     conn: AsyncConnection, target: _Target, rows: list[Row], report: ImportReport
 ) -> None:
-    names = _key_columns(target.table)
+    names = catalogue.key_columns(target.table)
     keys = [tuple(r[n] for n in names) for r in rows]
-    stored = await _stored(conn, target, keys)
-    counts = report.table(target.table.name)
+    stored = await catalogue.stored_rows(conn, target.table, keys, target.compare)
+    counts = report.table(target.table)
     for key, row in zip(keys, rows, strict=True):
         old = stored.get(key)
         if old is None:
@@ -208,7 +199,7 @@ async def _write_target(
             counts.updated += 1
         else:
             counts.unchanged += 1
-        if target.table is track and row.get("name") is None:
+        if target.table == "track" and row.get("name") is None:
             # The source lacks the name: keep a known one, else store it empty.
             row["name"] = (old or {}).get("name") or ""
     await target.write(conn, rows)
@@ -232,13 +223,14 @@ async def write_batch(
         for done, target in enumerate(_TARGETS):
             rows = list(getattr(batch, target.name).values())
             if progress:
-                progress(target.table.name, done, len(_TARGETS))
+                progress(target.table, done, len(_TARGETS))
             if rows:
                 await _write_target(conn, target, rows, report)
         genres_after = (await catalogue.counts(conn, ["genre"]))["genre"]
         if genres_after != genres_before:
             report.table("genre").inserted = genres_after - genres_before
-        await record_files(conn, source_file_rows(report.format, report.files, report.summary()))
+        read = source_file_rows(report.format, report.files, report.summary())
+        await source_files.record(conn, read)
         if progress:
             progress("done", len(_TARGETS), len(_TARGETS))
 
@@ -260,10 +252,3 @@ def source_file_rows(
         }
         for path, rows_read in files.items()
     ]
-
-
-async def record_files(conn: AsyncConnection, rows: list[Row]) -> None:
-    if rows:
-        columns = tuple(rows[0])
-        values = [tuple(r[c] for c in columns) for r in rows]
-        await upsert(conn, source_file, values, columns=columns, merge="overwrite")

@@ -36,13 +36,13 @@ import pandas as pd
 
 from pipeline.mpd import corpus_genres as G
 from pipeline.mpd.synthetic import EXPONENT, OFFSET
+from recommender.demo_catalogue import SYLLABLES as DEMO_SYLLABLES
 from sql.errors import TuneclusterError
-from sql.schema import FEATURE_COLUMNS
+from sql.schema import CONTINUOUS_FEATURES, FEATURE_COLUMNS
 
 BLOCK = 1000  # playlists per random stream
 BASE62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8)
-UNIT = ("acousticness", "danceability", "energy", "instrumentalness", "liveness")
-UNIT += ("speechiness", "valence")
+UNIT = tuple(f for f in CONTINUOUS_FEATURES if f not in ("loudness", "tempo"))  # in [0, 1]
 LENGTH_SIGMA = 0.8
 LENGTH_FILL = 1.05  # makes up for the clipping at 250 (as in synthetic.py)
 REDRAWS = 6  # a track drawn twice into a playlist is drawn again, this many times at most
@@ -91,29 +91,7 @@ WORDS = [
     "été",
     "🔥",
 ]
-SYLLABLES = [
-    "ka",
-    "lo",
-    "mi",
-    "ra",
-    "ven",
-    "do",
-    "shi",
-    "tu",
-    "na",
-    "bel",
-    "cor",
-    "fa",
-    "gri",
-    "ma",
-    "pel",
-    "son",
-    "tir",
-    "vo",
-    "ze",
-    "lu",
-    "mar",
-]
+SYLLABLES = DEMO_SYLLABLES[:21]  # the demo catalogue's first: the names are pinned by seed
 
 
 class CorpusError(TuneclusterError):
@@ -304,8 +282,29 @@ class Corpus:
         main = np.minimum(main, len(self.style_size) - 1)
         second = self._second_styles(rng, main)
         share = rng.beta(1.5, 1.5 * (1 - c.global_share) / max(c.global_share, 1e-9), n)
-
         pid = np.repeat(np.arange(n), lengths)
+        tracks, start, end = self._draw_entries(rng, pid, lengths, main, second, share)
+        keep = self._redraw_repeats(rng, pid, main, tracks, start, end)
+        return Block(
+            first=first,
+            lengths=np.bincount(pid[keep], minlength=n).astype(np.int32),
+            tracks=tracks[keep].astype(np.int32),
+            styles=np.stack([main, second], axis=1).astype(np.int32),
+        )
+
+    def _draw_entries(
+        self,
+        rng: np.random.Generator,
+        pid: np.ndarray,
+        lengths: np.ndarray,
+        main: np.ndarray,
+        second: np.ndarray,
+        share: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each entry's track (playlist `pid`) and the range [start, end) it came from:
+        a style pick, a globally popular track, or another track of an artist already in
+        the playlist (see the module's docstring)."""
+        c = self.config
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         pos = np.arange(len(pid)) - starts[pid]
         u = rng.random(len(pid))
@@ -322,12 +321,24 @@ class Corpus:
         tracks = np.zeros(len(pid), dtype=np.int64)
         ready = ~is_repeat
         tracks[ready] = self._pick(start[ready], end[ready], rng.random(int(ready.sum())))
-        self._repeat_artists(rng, pid, n, is_style, is_repeat, tracks, start, end)
+        self._repeat_artists(rng, pid, len(lengths), is_style, is_repeat, tracks, start, end)
         tracks[is_repeat] = self._pick(
             start[is_repeat], end[is_repeat], rng.random(int(is_repeat.sum()))
         )
-        # a track already in the playlist is drawn again: from the same range, then (an
-        # artist with too few tracks, a style too small) the main style's, then any track
+        return tracks, start, end
+
+    def _redraw_repeats(
+        self,
+        rng: np.random.Generator,
+        pid: np.ndarray,
+        main: np.ndarray,
+        tracks: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+    ) -> np.ndarray:
+        """A track already in the playlist is drawn again (in place): from the same range,
+        then (an artist with too few tracks, a style too small) the main style's, then any
+        track. Returns the mask of the entries kept."""
         keep = self._first_occurrences(pid, tracks)
         for attempt in range(REDRAWS):
             again = np.flatnonzero(~keep)
@@ -341,12 +352,7 @@ class Corpus:
                 start[again], end[again] = 0, len(self.rank)
             tracks[again] = self._pick(start[again], end[again], rng.random(len(again)))
             keep = self._first_occurrences(pid, tracks)
-        return Block(
-            first=first,
-            lengths=np.bincount(pid[keep], minlength=n).astype(np.int32),
-            tracks=tracks[keep].astype(np.int32),
-            styles=np.stack([main, second], axis=1).astype(np.int32),
-        )
+        return keep
 
     def _second_styles(self, rng: np.random.Generator, main: np.ndarray) -> np.ndarray:
         c = self.config

@@ -13,6 +13,8 @@ and overlap, so sound clusters recover genres only in part, as on real catalogue
 
 from __future__ import annotations
 
+from sql.schema import CONTINUOUS_FEATURES
+
 SINGLE: dict[str, tuple[str, ...]] = {
     "rock": (
         "album rock", "classic rock", "modern rock", "alternative rock", "indie rock",
@@ -152,17 +154,7 @@ STYLE_SHARE: dict[str, float] = {
     "reggae": 0.03, "others": 0.03, "blues": 0.02, "funk": 0.02,
 }  # fmt: skip
 
-CONTINUOUS = (
-    "acousticness",
-    "danceability",
-    "energy",
-    "instrumentalness",
-    "liveness",
-    "loudness",
-    "speechiness",
-    "tempo",
-    "valence",
-)
+CONTINUOUS = CONTINUOUS_FEATURES
 # bucket → centre of CONTINUOUS (each a real track's typical value for the genre)
 SOUND: dict[str, tuple[float, ...]] = {
     "rock":    (0.08, 0.48, 0.78, 0.03, 0.18, -6.0, 0.05, 124, 0.48),

@@ -2,7 +2,7 @@
 
 Tracks, artists with their genres, albums with release dates, audio features, artist
 links, playlists and their entries go in through the data layer's batch upserts
-(`sql.upsert`, rows as tuples, as `ingest-mpd` writes), in transactions of `chunk`
+(`sql.bulk`, rows as tuples, as `ingest-mpd` writes), in transactions of `chunk`
 rows, parents first. Playlists are generated and written a block of 1,000 at a time,
 so memory stays flat whatever the size. Every row says `source = corpus-generated`;
 no popularity is written (a 2026 development-mode app gets none).
@@ -11,32 +11,19 @@ no popularity is written (a 2026 development-mode app gets none).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pipeline.mpd.corpus import SOURCE, Corpus, playlist_ids
+from pipeline.mpd.corpus import SOURCE, Block, Corpus, playlist_ids
+from sql import bulk
 from sql.catalogue import normalise_genre
 from sql.database import Database
 from sql.normalize import clip_name, norm_name
-from sql.schema import (
-    FEATURE_COLUMNS,
-    album,
-    artist,
-    artist_album,
-    artist_genre,
-    artist_track,
-    audio_features,
-    genre,
-    playlist,
-    playlist_track,
-    track,
-)
-from sql.upsert import upsert
+from sql.schema import FEATURE_COLUMNS
+from sql.upsert import chunked
 
 ProgressFn = Callable[[str, int, int], None]
 CHUNK = 50_000
@@ -76,19 +63,19 @@ async def load_corpus(
 ) -> LoadReport:
     """Write the whole corpus; rerunning it rewrites the same rows (upserts)."""
     report = LoadReport()
-    steps = (
-        ("artist", artist, _artists, ("artist_id", "name", "name_norm", "name_keyed", "source")),
-        ("genre", genre, _genres, ("name",)),
-        ("artist_genre", artist_genre, _artist_genres, ("artist_id", "genre", "source")),
-        ("album", album, _albums, ALBUM_COLUMNS),
-        ("artist_album", artist_album, _artist_albums, ("artist_id", "album_id")),
-        ("track", track, _tracks, TRACK_COLUMNS),
-        ("artist_track", artist_track, _artist_tracks, ("artist_id", "track_id", "position")),
-        ("audio_features", audio_features, _features, ("track_id", *FEATURE_COLUMNS, "source")),
+    steps = (  # in the order of sql.bulk.CORPUS, parents first
+        ("artist", _artists),
+        ("genre", _genres),
+        ("artist_genre", _artist_genres),
+        ("album", _albums),
+        ("artist_album", _artist_albums),
+        ("track", _tracks),
+        ("artist_track", _artist_tracks),
+        ("audio_features", _features),
     )
-    for name, table, rows, columns in steps:
+    for name, rows in steps:
         started = time.perf_counter()
-        report.rows[name] = await _write(db, table, rows(corpus), columns, chunk)
+        report.rows[name] = await _write(db, name, rows(corpus), chunk)
         report.seconds[name] = time.perf_counter() - started
         if progress:
             progress(name, report.rows[name], report.rows[name])
@@ -96,57 +83,12 @@ async def load_corpus(
     return report
 
 
-ALBUM_COLUMNS = (
-    "album_id",
-    "name",
-    "album_type",
-    "release_date",
-    "release_date_precision",
-    "release_year",
-    "total_tracks",
-    "source",
-)
-TRACK_COLUMNS = (
-    "track_id",
-    "name",
-    "name_norm",
-    "album_id",
-    "duration_ms",
-    "explicit",
-    "track_number",
-    "source",
-)
-
-
-async def _write(
-    db: Database, table, rows: Iterable[tuple], columns: Sequence[str], chunk: int
-) -> int:
+async def _write(db: Database, table: str, rows: Iterable[tuple], chunk: int) -> int:
     written = 0
-    for batch in _chunks(rows, chunk):
-        async with db.transaction() as conn:
-            await _unchecked(conn)
-            await upsert(conn, table, batch, columns=columns, merge="overwrite", chunk=10_000)
-            await _checked(conn)
-        written += len(batch)
+    for batch in chunked(rows, chunk):
+        async with db.transaction() as conn, bulk.parents_first(conn):
+            written += await bulk.rewrite(conn, table, batch)
     return written
-
-
-async def _unchecked(conn: AsyncConnection) -> None:
-    """Rows go in parents first: MySQL's per-row foreign-key lookups are redundant (as in
-    ingest-mpd); switched back on before the pooled connection is returned."""
-    if conn.dialect.name != "sqlite":
-        await conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
-
-
-async def _checked(conn: AsyncConnection) -> None:
-    if conn.dialect.name != "sqlite":
-        await conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
-
-
-def _chunks(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
-    it = iter(rows)
-    while batch := list(islice(it, size)):
-        yield batch
 
 
 # --- rows --------------------------------------------------------------------------------------
@@ -235,24 +177,14 @@ async def _playlists(
     rng = np.random.default_rng([corpus.config.seed, 10])
     report.rows["playlist"] = report.rows["playlist_track"] = 0
     report.seconds["playlist"] = report.seconds["playlist_generate"] = 0.0
-    columns = ("playlist_id", "name", "num_followers", "modified_at", "collaborative", "source")
     pending_lists: list[tuple] = []
     pending_entries: list[tuple] = []
 
     async def flush() -> None:
         started = time.perf_counter()
-        async with db.transaction() as conn:
-            await _unchecked(conn)
-            await upsert(conn, playlist, pending_lists, columns=columns, merge="overwrite")
-            await upsert(
-                conn,
-                playlist_track,
-                pending_entries,
-                columns=("playlist_id", "position", "track_id"),
-                merge="overwrite",
-                chunk=10_000,
-            )
-            await _checked(conn)
+        async with db.transaction() as conn, bulk.parents_first(conn):
+            await bulk.write_playlists(conn, pending_lists, bulk.CORPUS_PLAYLIST)
+            await bulk.write_entries(conn, pending_entries)
         report.rows["playlist"] += len(pending_lists)
         report.rows["playlist_track"] += len(pending_entries)
         report.seconds["playlist"] += time.perf_counter() - started
@@ -261,24 +193,32 @@ async def _playlists(
 
     for block in corpus.iter_blocks():
         started = time.perf_counter()
-        n = len(block.lengths)
-        ids = playlist_ids(np.arange(block.first, block.first + n))
-        followers = (1 + rng.pareto(1.5, n)).astype(np.int64).tolist()
-        modified = (1_300_000_000 + rng.integers(0, 210_000_000, n)).tolist()
-        collaborative = (rng.random(n) < 0.02).tolist()
-        for i, style in enumerate(block.styles[:, 0].tolist()):
-            name = corpus.playlist_name(style)
-            pending_lists.append(
-                (ids[i], name, followers[i], modified[i], collaborative[i], SOURCE)
-            )
-        owners = np.repeat(ids, block.lengths)
-        starts = np.repeat(np.cumsum(block.lengths) - block.lengths, block.lengths)
-        positions = (np.arange(len(block.tracks)) - starts).tolist()
-        pending_entries.extend(zip(owners, positions, track_ids[block.tracks], strict=True))
+        lists, entries = _block_rows(corpus, block, rng, track_ids)
+        pending_lists += lists
+        pending_entries += entries
         report.seconds["playlist_generate"] += time.perf_counter() - started
         if len(pending_entries) >= chunk:
             await flush()
         if progress:
-            progress("playlists", block.first + n, corpus.config.playlists)
+            progress("playlists", block.first + len(lists), corpus.config.playlists)
     if pending_lists:
         await flush()
+
+
+def _block_rows(
+    corpus: Corpus, block: Block, rng: np.random.Generator, track_ids: np.ndarray
+) -> tuple[list[tuple], list[tuple]]:
+    """A block's playlists (bulk.CORPUS_PLAYLIST order) and entries (bulk.ENTRY order)."""
+    n = len(block.lengths)
+    ids = playlist_ids(np.arange(block.first, block.first + n))
+    followers = (1 + rng.pareto(1.5, n)).astype(np.int64).tolist()
+    modified = (1_300_000_000 + rng.integers(0, 210_000_000, n)).tolist()
+    collaborative = (rng.random(n) < 0.02).tolist()
+    lists = [
+        (ids[i], corpus.playlist_name(style), followers[i], modified[i], collaborative[i], SOURCE)
+        for i, style in enumerate(block.styles[:, 0].tolist())
+    ]
+    owners = np.repeat(ids, block.lengths)
+    starts = np.repeat(np.cumsum(block.lengths) - block.lengths, block.lengths)
+    positions = (np.arange(len(block.tracks)) - starts).tolist()
+    return lists, list(zip(owners, positions, track_ids[block.tracks], strict=True))

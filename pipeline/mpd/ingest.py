@@ -31,25 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pipeline.mpd.parse import parse_slice, start_worker
 from pipeline.mpd.slice_data import SliceData, entry_rows
-from sql import clock
+from sql import bulk, clock, source_files
 from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.normalize import clip_name, norm_name
-from sql.schema import (
-    album,
-    artist,
-    artist_track,
-    playlist,
-    playlist_track,
-    source_file,
-    track,
-)
-from sql.upsert import insert_new, upsert
 
 KIND = "mpd"
 SOURCE = "mpd"
@@ -93,6 +82,43 @@ class MpdReport:
     bytes: int = 0
     seconds: float = 0.0
     slices: list[SliceStats] = field(default_factory=list)
+
+    def count_read(self, data: SliceData) -> None:
+        """What a slice read, whether it lands or not: its bytes and its skipped rows by
+        reason, with up to three examples of each."""
+        self.bytes += data.size
+        for reason, n in data.skipped.items():
+            self.skipped[reason] += n
+            kept = self.examples.setdefault(reason, [])
+            kept.extend(data.examples.get(reason, [])[: 3 - len(kept)])
+
+    def count_landed(
+        self, data: SliceData, entries: int, inserted: Inserted, seconds: float, wait: float
+    ) -> None:
+        """What a slice that landed brought."""
+        self.ingested.append(data.name)
+        self.playlists += len(data.playlists)
+        self.entries_read += data.entries_read
+        self.entries += entries
+        self.tracks_new += inserted.tracks
+        self.artists_new += inserted.artists
+        self.albums_new += inserted.albums
+        self.tracks_new_without_artist += inserted.tracks_without_artist
+        self.num_tracks_mismatch += data.num_tracks_mismatch
+        self.renumbered += data.renumbered
+        self.slices.append(
+            SliceStats(
+                data.name,
+                data.size,
+                len(data.playlists),
+                entries,
+                inserted.tracks,
+                inserted.artists,
+                inserted.albums,
+                seconds,
+                wait,
+            )
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,13 +166,16 @@ def slice_paths(paths: Iterable[Path | str]) -> list[Path]:
     return sorted(found, key=order)
 
 
-async def recorded(db: Database) -> dict[str, tuple[str, int | None]]:
+async def recorded_slices(db: Database) -> dict[str, tuple[str, int | None]]:
     """name → (status, size) of every MPD slice the database has a record of."""
-    query = select(source_file.c.name, source_file.c.status, source_file.c.size_bytes).where(
-        source_file.c.kind == KIND
-    )
     async with db.connection() as conn:
-        return {r.name: (r.status, r.size_bytes) for r in await conn.execute(query)}
+        return await source_files.records(conn, KIND)
+
+
+def landed(path: Path, known: dict[str, tuple[str, int | None]]) -> bool:
+    """The slice landed whole: `known` (`recorded_slices`) has it done at its size."""
+    status, size = known.get(path.name, (None, None))
+    return status == "done" and size == path.stat().st_size
 
 
 @dataclass
@@ -201,12 +230,11 @@ async def ingest_mpd(
     files = slice_paths(paths)
     if export_dir is not None:
         await asyncio.to_thread(export_dir.mkdir, parents=True, exist_ok=True)
-    known = await recorded(db)
+    known = await recorded_slices(db)
     report = MpdReport(files=len(files))
     todo: list[Path] = []
     for path in files:
-        status, size = known.get(path.name, (None, None))
-        if status == "done" and size == path.stat().st_size:
+        if landed(path, known):
             report.already_done.append(path.name)
         else:
             todo.append(path)
@@ -295,11 +323,7 @@ async def _land(
     wait: float = 0.0,
 ) -> None:
     """Write one parsed slice (or its failure) with its source_file record."""
-    report.bytes += data.size
-    for reason, n in data.skipped.items():
-        report.skipped[reason] += n
-        kept = report.examples.setdefault(reason, [])
-        kept.extend(data.examples.get(reason, [])[: 3 - len(kept)])
+    report.count_read(data)
     if data.error is not None:
         report.failed[data.name] = data.error
         async with db.transaction() as conn:
@@ -308,46 +332,18 @@ async def _land(
     started = time.perf_counter()
     # ~50 ms of CPU per slice: off the loop (the bot ingests watched folders on its own)
     new = await asyncio.to_thread(written.rows_to_write, data, playlists)
-    tracks, artists, albums, entries = new.tracks, new.artists, new.albums, new.entries
     async with db.transaction() as conn:
-        mysql = conn.dialect.name != "sqlite"
-        if mysql:  # the rows are written parents first: the per-row lookups are redundant
-            await conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
-        try:
-            inserted = await _write_catalogue(conn, tracks, artists, albums)
+        async with bulk.parents_first(conn):
+            inserted = await _write_catalogue(conn, new.tracks, new.artists, new.albums)
             if playlists:
-                await _write_playlists(conn, data, entries, rewrite)
-        finally:
-            if mysql:  # pooled connection: restore before anyone else gets it
-                await conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+                await _write_playlists(conn, data, new.entries, rewrite)
         detail = (
-            f"{len(data.playlists)} playlists, {len(entries)} entries, {data.distinct_tracks} "
-            f"distinct tracks; num_tracks mismatches: {data.num_tracks_mismatch}"
+            f"{len(data.playlists)} playlists, {len(new.entries)} entries, "
+            f"{data.distinct_tracks} distinct tracks; num_tracks mismatches: "
+            f"{data.num_tracks_mismatch}"
         )
         await _record(conn, data, "done", detail)
-    report.ingested.append(data.name)
-    report.playlists += len(data.playlists)
-    report.entries_read += data.entries_read
-    report.entries += len(entries)
-    report.tracks_new += inserted.tracks
-    report.artists_new += inserted.artists
-    report.albums_new += inserted.albums
-    report.tracks_new_without_artist += inserted.tracks_without_artist
-    report.num_tracks_mismatch += data.num_tracks_mismatch
-    report.renumbered += data.renumbered
-    report.slices.append(
-        SliceStats(
-            data.name,
-            data.size,
-            len(data.playlists),
-            len(entries),
-            inserted.tracks,
-            inserted.artists,
-            inserted.albums,
-            time.perf_counter() - started,
-            wait,
-        )
-    )
+    report.count_landed(data, len(new.entries), inserted, time.perf_counter() - started, wait)
 
 
 async def _write_catalogue(
@@ -360,26 +356,17 @@ async def _write_catalogue(
     for artist_id, name in artists:
         clipped = clip_name(name)
         artist_rows.append((artist_id, clipped, norm_name(clipped), False, SOURCE))
-    new_artists = await insert_new(
-        conn,
-        artist,
-        artist_rows,
-        columns=("artist_id", "name", "name_norm", "name_keyed", "source"),
-    )
+    new_artists = await bulk.insert_new_artists(conn, artist_rows)
     album_rows = [(a, clip_name(n) if n else None, SOURCE) for a, n in albums]
-    new_albums = await insert_new(conn, album, album_rows, columns=("album_id", "name", "source"))
+    new_albums = await bulk.insert_new_albums(conn, album_rows)
     track_rows, without_artist = [], []
     for track_id, name, album_id, duration, artist_id in tracks:
         clipped = clip_name(name)
         row = (track_id, clipped, norm_name(clipped), album_id, duration, SOURCE)
         (track_rows if artist_id is not None else without_artist).append(row)
-    columns = ("track_id", "name", "name_norm", "album_id", "duration_ms", "source")
-    new_tracks = await insert_new(conn, track, track_rows, columns=columns)
-    new_without = await insert_new(conn, track, without_artist, columns=columns)
-    links = [(t[4], t[0], 0) for t in tracks if t[4] is not None]
-    await upsert(
-        conn, artist_track, links, columns=("artist_id", "track_id", "position"), merge="ignore"
-    )
+    new_tracks = await bulk.insert_new_tracks(conn, track_rows)
+    new_without = await bulk.insert_new_tracks(conn, without_artist)
+    await bulk.add_credits(conn, [(t[4], t[0], 0) for t in tracks if t[4] is not None])
     return Inserted(new_tracks + new_without, new_artists, new_albums, new_without)
 
 
@@ -387,41 +374,20 @@ async def _write_playlists(
     conn: AsyncConnection, data: SliceData, entries: list[tuple], rewrite: bool
 ) -> None:
     if rewrite:  # a slice seen before (failed, or changed on disk): drop its old entries
-        ids = [p[0] for p in data.playlists]
-        await conn.execute(playlist_track.delete().where(playlist_track.c.playlist_id.in_(ids)))
+        await bulk.delete_entries(conn, [p[0] for p in data.playlists])
     rows = [(p[0], clip_name(p[1]) if p[1] else None, *p[2:], SOURCE) for p in data.playlists]
-    await upsert(
-        conn,
-        playlist,
-        rows,
-        columns=(
-            "playlist_id",
-            "name",
-            "description",
-            "num_followers",
-            "modified_at",
-            "collaborative",
-            "source",
-        ),
-        merge="overwrite",
-    )
-    await upsert(
-        conn,
-        playlist_track,
-        entries,
-        columns=("playlist_id", "position", "track_id"),
-        merge="overwrite",
-        chunk=10_000,
-    )
+    await bulk.write_playlists(conn, rows)
+    await bulk.write_entries(conn, entries)
 
 
 async def _record(conn: AsyncConnection, data: SliceData, status: str, detail: str) -> None:
-    now = clock.naive_now()
-    row = (data.name[:255], KIND, data.size, status, data.entries_read, detail, now)
-    await upsert(
-        conn,
-        source_file,
-        [row],
-        columns=("name", "kind", "size_bytes", "status", "rows_read", "detail", "finished_at"),
-        merge="overwrite",
-    )
+    row = {
+        "name": data.name[:255],
+        "kind": KIND,
+        "size_bytes": data.size,
+        "status": status,
+        "rows_read": data.entries_read,
+        "detail": detail,
+        "finished_at": clock.naive_now(),
+    }
+    await source_files.record(conn, [row])

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from recommender.picking import MAX_ROUNDS, Candidate, Picker, Placement, Round
 from recommender.strategies import Strategy, register
-from sql import picks as reads
+from sql import picks as pick_reads
 
 SEEK_ROWS = 2  # rows read per seek: the second stands in when the first is excluded
 OWN_CLUSTER_ROUNDS = 4
@@ -27,12 +27,12 @@ class ClusterRandom(Strategy):
             ]
             starts = [int(picker.rng.integers(p.cluster_size)) for p in arms]
             requests = [(p.bucket, p.cluster, s) for p, s in zip(arms, starts, strict=True)]
-            found, known = await reads.seek_with_details(
+            found, known = await pick_reads.seek_with_details(
                 picker.conn, picker.version, requests, SEEK_ROWS
             )
             short = [i for i, rows in enumerate(found) if len(rows) < SEEK_ROWS]
             if short:  # wrap around to the first positions of the cluster
-                wrapped, more = await reads.seek_with_details(
+                wrapped, more = await pick_reads.seek_with_details(
                     picker.conn,
                     picker.version,
                     [(arms[i].bucket, arms[i].cluster, 0) for i in short],

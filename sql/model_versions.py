@@ -10,24 +10,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, insert, select, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 
 from sql import clock
+from sql.catalogue import genre_names
 from sql.schema import (
     app_state,
     cluster,
-    genre,
     genre_bucket,
     model_version,
     recommendation_log,
     track_cluster,
 )
+from sql.statements import compiled
 from sql.upsert import chunked
 
 ACTIVE_KEY = "active_model"
@@ -96,8 +97,16 @@ async def list_model_versions(conn: AsyncConnection) -> list[dict[str, Any]]:
 # --- the active model ---------------------------------------------------------------------------
 
 
+def _active(_: Dialect) -> Select:
+    return select(app_state.c.value).where(app_state.c.key == bindparam("key"))
+
+
 async def active_version(conn: AsyncConnection) -> str | None:
-    return await conn.scalar(select(app_state.c.value).where(app_state.c.key == ACTIVE_KEY))
+    """The version serving now (None before the first activation); compiled once, as
+    serving reads it on requests."""
+    statement = compiled(conn.dialect, _active)
+    row = (await conn.exec_driver_sql(statement.sql, statement.values({"key": ACTIVE_KEY}))).first()
+    return row[0] if row else None
 
 
 async def set_active_version(conn: AsyncConnection, version: str) -> None:
@@ -119,7 +128,7 @@ async def set_active_version(conn: AsyncConnection, version: str) -> None:
 
 async def replace_genre_buckets(conn: AsyncConnection, mapping: dict[str, Sequence[str]]) -> int:
     """The genre → bucket table as the active model's taxonomy files it (for people and SQL)."""
-    known = set((await conn.execute(select(genre.c.name))).scalars())
+    known = set(await genre_names(conn))
     await conn.execute(delete(genre_bucket))
     rows = [(g, b) for g, buckets in mapping.items() if g in known for b in dict.fromkeys(buckets)]
     await _insert_many(conn, genre_bucket, ("genre", "bucket"), rows, ASSIGNMENT_CHUNK)
@@ -181,17 +190,6 @@ async def versions_with_rows(conn: AsyncConnection) -> set[str]:
     return found | set((await conn.execute(assigned)).scalars())
 
 
-async def count_assignments(conn: AsyncConnection, version: str) -> int:
-    return int(
-        await conn.scalar(
-            select(func.count())
-            .select_from(track_cluster)
-            .where(track_cluster.c.model_version == version)
-        )
-        or 0
-    )
-
-
 async def assignments(conn: AsyncConnection, version: str) -> list[tuple[str, str, int]]:
     """(track_id, bucket, cluster) of every assignment of a version (offline evaluation)."""
     query = select(track_cluster.c.track_id, track_cluster.c.bucket, track_cluster.c.cluster).where(
@@ -237,12 +235,8 @@ async def log_recommendations(
 # --- bulk inserts ----------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=32)
-def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-    if list(compiled.positiontup or ()) != list(columns):
-        raise AssertionError(f"unexpected parameter order for {table.name}")
-    return str(compiled)
+def _insert(_: Dialect, table: Table) -> Insert:
+    return insert(table)
 
 
 async def _insert_many(
@@ -253,6 +247,7 @@ async def _insert_many(
     chunk: int,
 ) -> None:
     """Plain INSERTs through the driver's executemany (multi-row INSERTs on aiomysql)."""
-    sql = _insert_sql(conn.dialect, table, tuple(columns))
+    key = tuple(columns)
+    sql = compiled(conn.dialect, _insert, table, columns=key).sql
     for batch in chunked(rows, chunk):
         await conn.exec_driver_sql(sql, batch)
