@@ -57,7 +57,10 @@ async def test_two_schedulers_run_a_global_job_once_per_period(db: Database) -> 
         runs = await recorded_runs(db, "tick")
         assert second.leader
         assert max(per_period(runs, period).values()) == 1  # never twice in a period
-        assert counts["first"] + counts["second"] == len(runs)
+        # every body ran inside a recorded run; the leader's shutdown may cancel a run
+        # before or after its body, so only the `ok` runs are sure to have run one
+        ran = counts.get("first", 0) + counts.get("second", 0)
+        assert sum(r["outcome"] == "ok" for r in runs) <= ran <= len(runs), (counts, runs)
     finally:
         await first.shutdown()
         await second.shutdown()
@@ -126,6 +129,7 @@ async def _bot_process(env: dict[str, str], cwd: Path, log: Path) -> asyncio.sub
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run",
         env=env, cwd=cwd, stdout=log.open("wb"), stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # a group of its own, killed whole
     )  # fmt: skip
 
 
@@ -145,7 +149,10 @@ async def test_two_bot_processes_run_each_global_job_once_per_period(
             holder = await _lease(mariadb)
             leader = next(b for b in bots if f":{b.pid}:" in holder)
             survivor = next(b for b in bots if b is not leader)
-            leader.send_signal(signal.SIGKILL)  # no goodbye: the lease must expire
+            # no goodbye: the lease must expire. The whole process group, as when a host
+            # dies: a training worker being spawned would otherwise outlive its parent and
+            # print its own traceback into the log
+            os.killpg(leader.pid, signal.SIGKILL)
             await leader.wait()
             killed_at = clock.naive_now()
             survivor_ran = partial(_each_job_ran, mariadb, f":{survivor.pid}:", killed_at)
