@@ -9,6 +9,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import inspect
 
 from pipeline.mpd import corpus_genres as G
 from pipeline.mpd.corpus import (
@@ -21,7 +22,7 @@ from pipeline.mpd.corpus import (
 )
 from pipeline.mpd.corpus_load import load_corpus
 from recommender.taxonomy import load as load_taxonomy
-from sql import catalogue
+from sql import catalogue, frames
 from sql.database import Database
 from sql.schema import FEATURE_COLUMNS
 
@@ -204,6 +205,33 @@ async def test_load_into_a_catalogue(db: Database) -> None:
     expected = corpus.track_ids()[block.tracks[start : start + block.lengths[7]]].tolist()
     assert entries == expected
     again = await load_corpus(db, corpus, chunk=500)  # a rerun rewrites the same rows
+    async with db.connection() as conn:
+        assert await catalogue.counts(conn) == stored
+    assert again.rows == report.rows
+
+
+async def test_a_fresh_load_writes_the_same_rows_and_puts_the_settings_back(db: Database) -> None:
+    corpus = Corpus(CorpusConfig(tracks=600, playlists=40, seed=3))
+    report = await load_corpus(db, corpus, fresh=True, chunk=500)
+    pid, track = corpus.entries()
+    async with db.connection() as conn:
+        stored = await catalogue.counts(conn)
+        entries = await frames.playlist_entries_frame(conn)
+        indexes = await conn.run_sync(
+            lambda sync: {i["name"] for i in inspect(sync).get_indexes("playlist_track")}
+        )
+        if db.dialect == "sqlite":
+            pragmas = [
+                (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("foreign_keys", "synchronous", "cache_size")
+            ]
+            assert pragmas == [1, 1, -65536]  # sql.engine's values again
+    assert stored["track"] == 600 and stored["playlist"] == 40
+    assert stored["playlist_track"] == report.rows["playlist_track"] == len(pid)
+    assert entries["playlist_id"].tolist() == playlist_ids(pid).tolist()
+    assert entries["track_id"].tolist() == corpus.track_ids()[track].tolist()
+    assert "ix_playlist_track_track_id" in indexes
+    again = await load_corpus(db, corpus)  # the usual load over it: nothing changes
     async with db.connection() as conn:
         assert await catalogue.counts(conn) == stored
     assert again.rows == report.rows
