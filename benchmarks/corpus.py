@@ -10,6 +10,9 @@ generated catalogue, `recommender/demo_catalogue.py` (one dict per row through t
     python benchmarks/corpus.py                                  # 10k and 100k tracks, SQLite
     python benchmarks/corpus.py --sizes 2500000:1000000 --skip-baseline
     python benchmarks/corpus.py --engine mysql --buffer-pool-mb 2048
+    # the usual load against the fresh one (load_corpus(fresh=True)), same run:
+    python benchmarks/corpus.py --sizes 100000:40000,500000:200000 --skip-baseline --fresh \
+        --out benchmarks/results/corpus_fresh.json
     # keep one for `tunecluster evaluate` / `train` (TUNECLUSTER_DATABASE_URL=...):
     python benchmarks/corpus.py --sizes 100000:40000 --skip-baseline \
         --database sqlite+aiosqlite:///data/corpus-100k.db
@@ -80,18 +83,19 @@ async def stored(db: Database) -> dict[str, int]:
         return await catalogue.counts(conn, TABLES)
 
 
-async def corpus_run(url: str, tracks: int, playlists: int, seed: int) -> dict:
+async def corpus_run(url: str, tracks: int, playlists: int, seed: int, quick: bool = False) -> dict:
     db = await fresh(url)
     try:
         started = time.perf_counter()
         corpus = Corpus(CorpusConfig(tracks=tracks, playlists=playlists, seed=seed))
         structure = time.perf_counter() - started
-        report = await load_corpus(db, corpus)
+        report = await load_corpus(db, corpus, fresh=quick)
         total = time.perf_counter() - started
         rows = await stored(db)
     finally:
         await db.dispose()
     return {
+        "loader": "fresh" if quick else "usual",
         "tracks": tracks,
         "playlists": playlists,
         "styles": corpus.config.style_count,
@@ -149,6 +153,11 @@ async def main() -> None:
     parser.add_argument("--buffer-pool-mb", type=int, help="MariaDB only; restored afterwards")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="also load each size with load_corpus(fresh=True) and compare (same run)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     sizes = [size(s) for s in args.sizes.split(",")]
@@ -176,6 +185,16 @@ async def main() -> None:
             for tracks, playlists in sizes:
                 run = {"corpus": await corpus_run(url("corpus"), tracks, playlists, args.seed)}
                 print(json.dumps(run["corpus"], indent=2), flush=True)
+                if args.fresh:
+                    run["corpus_fresh"] = await corpus_run(
+                        url("corpus"), tracks, playlists, args.seed, quick=True
+                    )
+                    if run["corpus_fresh"]["stored"] != run["corpus"]["stored"]:
+                        raise SystemExit("the fresh load stored other rows")
+                    run["fresh_over_usual"] = round(
+                        run["corpus_fresh"]["rows_per_second"] / run["corpus"]["rows_per_second"], 2
+                    )
+                    print(json.dumps(run["corpus_fresh"], indent=2), flush=True)
                 if not args.skip_baseline:
                     run["baseline_demo_catalogue"] = await baseline_run(
                         url("baseline"), tracks, args.seed
