@@ -6,6 +6,7 @@ every privileged command also carries one of these real checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -35,45 +36,42 @@ def is_admin_of_listed_guild(interaction: discord.Interaction) -> bool:
     )
 
 
-def owner_or_listed_admin():
-    """For /retrain: the bot's owners, and administrators of the admin guilds."""
+def _allowing(allowed: Callable[[discord.Interaction], bool], refusal: str):
+    """A check that passes the members `allowed` picks out, and the bot's owners; anyone
+    else is refused with `refusal` (NotAllowed)."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        if is_admin_of_listed_guild(interaction) or await is_bot_owner(interaction):
+        if allowed(interaction) or await is_bot_owner(interaction):
             return True
-        raise NotAllowed(
-            "Only the bot's owners and administrators of its admin servers may do that."
-        )
+        raise NotAllowed(refusal)
 
     return app_commands.check(predicate)
+
+
+def owner_or_listed_admin():
+    """For /retrain: the bot's owners, and administrators of the admin guilds."""
+    return _allowing(
+        is_admin_of_listed_guild,
+        "Only the bot's owners and administrators of its admin servers may do that.",
+    )
 
 
 def owner_only():
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if await is_bot_owner(interaction):
-            return True
-        raise NotAllowed("Only the bot's owners may do that.")
-
-    return app_commands.check(predicate)
+    """The bot's owners alone."""
+    return _allowing(lambda _: False, "Only the bot's owners may do that.")
 
 
 def administrator():
     """Server administrators (and the bot's owners)."""
-
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if interaction.permissions.administrator or await is_bot_owner(interaction):
-            return True
-        raise NotAllowed("Only server administrators may do that.")
-
-    return app_commands.check(predicate)
+    return _allowing(
+        lambda interaction: interaction.permissions.administrator,
+        "Only server administrators may do that.",
+    )
 
 
 def manage_server():
     """Members with Manage Server (and the bot's owners)."""
-
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if interaction.permissions.manage_guild or await is_bot_owner(interaction):
-            return True
-        raise NotAllowed("You need the Manage Server permission for that.")
-
-    return app_commands.check(predicate)
+    return _allowing(
+        lambda interaction: interaction.permissions.manage_guild,
+        "You need the Manage Server permission for that.",
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -145,13 +145,9 @@ async def _track(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution:
         row = await catalogue.get_track(conn, ref.id)
     if row is not None:
         return Resolution("track", ref.uri, ref.id, [ref.id], name=row["name"])
-    if spotify is None:
-        raise SpotifyNotConfigured(f"track {ref.id} is not in the catalogue")
-    from pipeline.lookup import lookup_track
-
-    looked = await lookup_track(db, ref.id, spotify=spotify, reccobeats=reccobeats)
-    if looked is None:
-        raise TrackNotFound(f"Spotify has no track {ref.id}")
+    looked = await _from_spotify(
+        db, ref, spotify, "is not in the catalogue", TrackNotFound, reccobeats=reccobeats
+    )
     return Resolution("track", ref.uri, ref.id, [ref.id], name=looked.name, source="spotify")
 
 
@@ -161,13 +157,7 @@ async def _album(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution:
         ids = await references.album_track_ids(conn, ref.id)
     if ids:
         return Resolution("album", ref.uri, ref.id, ids[:limit], name=name)
-    if spotify is None:
-        raise SpotifyNotConfigured(f"album {ref.id} has no tracks in the catalogue")
-    from pipeline.lookup import lookup_album
-
-    looked = await lookup_album(db, ref.id, spotify=spotify)
-    if looked is None:
-        raise ResolveError(f"Spotify has no album {ref.id}")
+    looked = await _from_spotify(db, ref, spotify, "has no tracks in the catalogue")
     return Resolution(
         "album", ref.uri, ref.id, looked.track_ids[:limit], name=looked.name, source="spotify"
     )
@@ -187,13 +177,7 @@ async def _artist(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resolution
     if name is not None:
         note = None if ids else f"the catalogue has no tracks by {name}"
         return Resolution("artist", ref.uri, ref.id, ids, name=name, genres=genres, note=note)
-    if spotify is None:
-        raise SpotifyNotConfigured(f"artist {ref.id} is not in the catalogue")
-    from pipeline.lookup import lookup_artist
-
-    looked = await lookup_artist(db, ref.id, spotify=spotify)
-    if looked is None:
-        raise ResolveError(f"Spotify has no artist {ref.id}")
+    looked = await _from_spotify(db, ref, spotify, "is not in the catalogue")
     return Resolution(
         "artist",
         ref.uri,
@@ -212,11 +196,7 @@ async def _playlist(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resoluti
         ids = await catalogue.playlist_tracks(conn, ref.id)
     if ids:
         return Resolution("playlist", ref.uri, ref.id, list(dict.fromkeys(ids))[:limit], name=name)
-    if spotify is None:
-        raise SpotifyNotConfigured(f"playlist {ref.id} is not in the catalogue")
-    from pipeline.lookup import lookup_playlist
-
-    looked = await lookup_playlist(db, ref.id, spotify=spotify, limit=limit)
+    looked = await _from_spotify(db, ref, spotify, "is not in the catalogue", limit=limit)
     return Resolution(
         "playlist",
         ref.uri,
@@ -226,6 +206,33 @@ async def _playlist(db, ref: SpotifyRef, spotify, reccobeats, limit) -> Resoluti
         source="spotify",
         note=None if looked.track_ids else "Spotify lists no tracks for that playlist",
     )
+
+
+async def _from_spotify(
+    db: Database,
+    ref: SpotifyRef,
+    spotify: SpotifyClient | None,
+    not_here: str,
+    missing: type[ResolveError] = ResolveError,
+    **options: Any,
+) -> Any:
+    """What Spotify has on `ref` (`pipeline.lookup`'s lookup of its kind, with `options`),
+    for what the catalogue lacks: SpotifyNotConfigured ("<kind> <id> `not_here`") without
+    a client, `missing` when Spotify has no such thing."""
+    if spotify is None:
+        raise SpotifyNotConfigured(f"{ref.kind} {ref.id} {not_here}")
+    from pipeline import lookup  # only when the catalogue lacks what was asked
+
+    lookups = {
+        "track": lookup.lookup_track,
+        "album": lookup.lookup_album,
+        "artist": lookup.lookup_artist,
+        "playlist": lookup.lookup_playlist,
+    }
+    looked = await lookups[ref.kind](db, ref.id, spotify=spotify, **options)
+    if looked is None:
+        raise missing(f"Spotify has no {ref.kind} {ref.id}")
+    return looked
 
 
 async def _search(db: Database, text: str, spotify, limit: int) -> Resolution:

@@ -14,7 +14,7 @@ import hashlib
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -43,12 +43,7 @@ class TrainingConfig:
     leaf_size: int = LEAF_SIZE
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "seed": self.seed,
-            "k_min": self.k_min,
-            "k_max": self.k_max,
-            "leaf_size": self.leaf_size,
-        }
+        return asdict(self)
 
 
 @dataclass

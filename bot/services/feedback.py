@@ -18,7 +18,7 @@ import math
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -264,12 +264,8 @@ class Taste:
         return not (self.liked or self.disliked or self.more)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "liked": self.liked,
-            "disliked": self.disliked,
-            "disliked_artists": self.disliked_artists,
-            "more": self.more,
-        }
+        """Every field but `names` (display names of the tracks and artists, not taste)."""
+        return {k: v for k, v in asdict(self).items() if k != "names"}
 
 
 def fold_taste(rows: Sequence[dict[str, Any]], dislike_artist_after: int) -> Taste:

@@ -23,11 +23,12 @@ from pipeline.importers.reading import (
     feature_values,
     genre_list,
     is_spotify_id,
-    named,
+    named_rows,
     numbers,
     python_literal,
     read_folder,
     release_date,
+    rows_with_id,
     unique_rows,
     valid_id,
 )
@@ -75,13 +76,8 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
 def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "artists.csv"
     values = numbers(frame, ["followers", "popularity"], report, file)
-    for i, row in unique_rows(frame, file, report):
-        artist_id = valid_id(row.artist_id, "artist", file, i, report)
-        if artist_id is None:
-            continue
-        name = named(_text(row.name), "artist", artist_id, file, i, report)
-        if name is None:
-            continue
+    columns = ("artist_id", "name")
+    for i, row, artist_id, name in named_rows(frame, file, columns, "artist", report, _text):
         batch.put(
             "artists",
             artist_id,
@@ -102,13 +98,8 @@ def _songs(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> 
     file = "songs.csv"
     popularity = numbers(frame, ["popularity"], report, file)["popularity"]
     added_artists = 0
-    for i, row in unique_rows(frame, file, report):
-        track_id = valid_id(row.song_id, "song", file, i, report)
-        if track_id is None:
-            continue
-        name = named(_text(row.song_name), "song", track_id, file, i, report)
-        if name is None:
-            continue
+    columns = ("song_id", "song_name")
+    for i, row, track_id, name in named_rows(frame, file, columns, "song", report, _text):
         credits = python_literal(row.artists, dict)
         if credits is None:
             report.skip(
@@ -161,10 +152,7 @@ def _credits(
 def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "acoustic_features.csv"
     values = numbers(frame, ["duration_ms", *FEATURES], report, file)
-    for i, row in unique_rows(frame, file, report):
-        track_id = valid_id(row.song_id, "song", file, i, report)
-        if track_id is None:
-            continue
+    for i, _, track_id in rows_with_id(frame, file, "song_id", "song", report):
         if track_id not in batch.tracks:
             report.skip(f"{file}: features of a song not in songs.csv", track_id)
             continue

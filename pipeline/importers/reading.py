@@ -12,7 +12,7 @@ import contextlib
 import csv
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -292,3 +292,31 @@ def valid_id(value: str, kind: str, file: str, i: int, report: ImportReport) -> 
         return value
     report.skip(f"{file}: invalid {kind} id", f"row {i + 1}: {value!r}")
     return None
+
+
+def rows_with_id(
+    frame: pd.DataFrame, file: str, column: str, kind: str, report: ImportReport
+) -> Iterator[tuple[int, Any, str]]:
+    """(0-based index, row, id) of the rows (`unique_rows`) whose `column` holds a valid
+    Spotify id of a `kind`; the others are reported as skipped (`valid_id`)."""
+    for i, row in unique_rows(frame, file, report):
+        key = valid_id(getattr(row, column), kind, file, i, report)
+        if key is not None:
+            yield i, row, key
+
+
+def named_rows(
+    frame: pd.DataFrame,
+    file: str,
+    columns: tuple[str, str],
+    kind: str,
+    report: ImportReport,
+    clean: Callable[[str], str | None] = str.strip,
+) -> Iterator[tuple[int, Any, str, str]]:
+    """(index, row, id, name) of the `rows_with_id` whose name (`columns`: the id's
+    and the name's, the name `clean`ed) is not empty; the others reported (`named`)."""
+    id_column, name_column = columns
+    for i, row, key in rows_with_id(frame, file, id_column, kind, report):
+        name = named(clean(getattr(row, name_column)), kind, key, file, i, report)
+        if name is not None:
+            yield i, row, key, name

@@ -22,10 +22,11 @@ from pipeline.importers.reading import (
     feature_values,
     genre_list,
     is_spotify_id,
-    named,
+    named_rows,
     numbers,
     read_folder,
     release_date,
+    rows_with_id,
     unique_rows,
     valid_id,
 )
@@ -62,13 +63,8 @@ def parse(path: Path, report: ImportReport) -> CatalogueBatch:
 def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_artist.csv"
     popularity = numbers(frame, ["popularity"], report, file)["popularity"]
-    for i, row in unique_rows(frame, file, report):
-        artist_id = valid_id(row.artist_id, "artist", file, i, report)
-        if artist_id is None:
-            continue
-        name = named(row.name.strip(), "artist", artist_id, file, i, report)
-        if name is None:
-            continue
+    columns = ("artist_id", "name")
+    for i, row, artist_id, name in named_rows(frame, file, columns, "artist", report):
         batch.put(
             "artists",
             artist_id,
@@ -85,10 +81,7 @@ def _artists(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -
 def _albums(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) -> None:
     file = "sample_album.csv"
     popularity = numbers(frame, ["album_popularity"], report, file)["album_popularity"]
-    for i, row in unique_rows(frame, file, report):
-        album_id = valid_id(row.album_id, "album", file, i, report)
-        if album_id is None:
-            continue
+    for i, row, album_id in rows_with_id(frame, file, "album_id", "album", report):
         date, precision = release_date(row.release_date)
         if date is None and row.release_date.strip():
             report.skip(
@@ -117,13 +110,8 @@ def _tracks(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) ->
         report.note(f"{file}: popularity is 0 on every row (a placeholder): stored as unknown")
     duration = values["duration_ms"]
     popularity = values["popularity"]
-    for i, row in unique_rows(frame, file, report):
-        track_id = valid_id(row.track_id, "track", file, i, report)
-        if track_id is None:
-            continue
-        name = named(row.track_name.strip(), "track", track_id, file, i, report)
-        if name is None:
-            continue
+    columns = ("track_id", "track_name")
+    for i, row, track_id, name in named_rows(frame, file, columns, "track", report):
         album_id = row.album_id.strip()
         if not is_spotify_id(album_id):
             if album_id:
@@ -152,10 +140,8 @@ def _features(frame: pd.DataFrame, batch: CatalogueBatch, report: ImportReport) 
     file = "sample_audio_features.csv"
     values = numbers(frame, FEATURES, report, file)
     report.note(f"{file}: pseudo_id is a row counter and is not stored")
-    for i, row in unique_rows(frame.drop(columns=["pseudo_id"], errors="ignore"), file, report):
-        track_id = valid_id(row.track_id, "track", file, i, report)
-        if track_id is None:
-            continue
+    without_counter = frame.drop(columns=["pseudo_id"], errors="ignore")
+    for i, _, track_id in rows_with_id(without_counter, file, "track_id", "track", report):
         if track_id not in batch.tracks:
             report.skip(f"{file}: features of a track not in sample_track.csv", track_id)
             continue
