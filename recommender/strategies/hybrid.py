@@ -32,7 +32,10 @@ from recommender.picking import (
 from recommender.strategies import Strategy, register
 
 FILL_POOL = 10  # nearest tracks per pick considered for the fill, per bucket
-FIRST_FILL = 3  # fill candidates per pick and bucket read in the first round
+FIRST_FILL = 3  # fill candidates per pick and bucket in the first round
+# Candidates per pick whose details the first statement reads: an answer of n picks
+# rarely needs more than 2n candidates, and the rest of the round is read only then.
+FIRST_READ = 2
 
 
 @register
@@ -50,7 +53,8 @@ class Hybrid(Strategy):
         layout = picker.bundle.layout
         if layout is not None:  # ids known in memory: one read for the whole first round
             first = FIRST_FILL * picker.options.n * len(cursors)  # the rest only if needed:
-            yield Round(played_together(picker) + _by_id(layout, fill[:first]))
+            head = FIRST_READ * picker.options.n
+            yield Round(played_together(picker) + _by_id(layout, fill[:first]), head=head)
             if fill[first:]:  # the read rows stay bounded by what one answer needs
                 yield Round(_by_id(layout, fill[first:]))
         elif fill:  # a format 1 bundle: positions read from track_cluster
