@@ -8,10 +8,10 @@ for the merge rule); reads by many ids are chunked so an IN list stays small.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Table, func, select
+from sqlalchemy import Column, ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sql.normalize import clip_name, norm_name
@@ -90,7 +90,7 @@ def _values(row: Row, columns: Sequence[str]) -> tuple[Any, ...]:
     return tuple(map(row.get, columns))
 
 
-def _named(columns: Sequence[str]):
+def _named(columns: Sequence[str]) -> Callable[[Row], tuple[Any, ...]]:
     """A shaper for tables with `name` and its searchable `name_norm`."""
     name_at, norm_at = columns.index("name"), columns.index("name_norm")
 
@@ -346,7 +346,7 @@ async def genre_names(conn: AsyncConnection) -> list[str]:
 # --- search -----------------------------------------------------------------------------------
 
 
-def _prefix_range(column, prefix: str):
+def _prefix_range(column: Column[Any], prefix: str) -> ColumnElement[bool]:
     """An index seek for `column LIKE prefix%` that behaves the same on both engines."""
     return (column >= prefix) & (column < prefix + "\U0010ffff")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -19,6 +20,18 @@ from sql.engine import (
     parse_url,
     translate_errors,
 )
+
+
+class DatabaseSettings(Protocol):
+    """What `Database.from_settings` reads (`bot.settings.Settings` has it; sql/ cannot
+    import it)."""
+
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def db_connect_timeout_seconds(self) -> float: ...
+    @property
+    def db_statement_timeout_seconds(self) -> float: ...
 
 
 class Database:
@@ -47,13 +60,13 @@ class Database:
         )
 
     @classmethod
-    def from_settings(cls, settings: object, **kwargs: object) -> Database:
+    def from_settings(cls, settings: DatabaseSettings, *, pool_size: int = 10) -> Database:
         """The configured database with the configured timeouts."""
         return cls(
-            settings.database_url,  # type: ignore[attr-defined]
-            connect_timeout=settings.db_connect_timeout_seconds,  # type: ignore[attr-defined]
-            statement_timeout=settings.db_statement_timeout_seconds,  # type: ignore[attr-defined]
-            **kwargs,  # type: ignore[arg-type]
+            settings.database_url,
+            pool_size=pool_size,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            statement_timeout=settings.db_statement_timeout_seconds,
         )
 
     @property
@@ -95,6 +108,8 @@ class Database:
         """Create the MySQL database named in the URL; True when it had to be created."""
         if is_sqlite(self.url):
             return False
+        database = self.url.database
+        assert database is not None, "parse_url refuses a MySQL URL that names no database"
         server_url = URL.create(
             self.url.drivername,
             username=self.url.username,
@@ -116,11 +131,11 @@ class Database:
                         text(
                             "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = :n"
                         ),
-                        {"n": self.url.database},
+                        {"n": database},
                     )
                     if found:
                         return False
-                    name = self.url.database.replace("`", "``")
+                    name = database.replace("`", "``")
                     await conn.execute(
                         text(
                             f"CREATE DATABASE IF NOT EXISTS `{name}` "

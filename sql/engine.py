@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sql.errors import DatabaseTimeout, DatabaseUnavailable, DatabaseUrlError
@@ -121,7 +122,7 @@ def _mysql_creator(url: URL, connect_timeout: float, statement_timeout: float) -
     return connect
 
 
-async def timed_connect(kwargs: dict[str, Any], connect: float, statement: float) -> Any:
+async def timed_connect(kwargs: Mapping[str, Any], connect: float, statement: float) -> Any:
     """An aiomysql connection whose handshake and every exchange are bounded."""
     from aiomysql import Connection
     from pymysql.err import OperationalError
@@ -171,7 +172,7 @@ async def timed_connect(kwargs: dict[str, Any], connect: float, statement: float
     return conn
 
 
-def _sqlite_pragmas(dbapi_conn, _record, busy_ms: int = 30000) -> None:
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: object, busy_ms: int = 30000) -> None:
     cursor = dbapi_conn.cursor()
     for pragma in (
         "PRAGMA foreign_keys=ON",
@@ -189,13 +190,13 @@ def unreachable_message(url: URL, error: BaseException) -> str:
     """One line saying why the database could not be reached, without secrets."""
     where = describe(url)
     original = getattr(error, "orig", None) or error
-    args = getattr(original, "args", ())
+    args: tuple[Any, ...] = getattr(original, "args", ())
     code = args[0] if args and isinstance(args[0], int) else None
     if is_sqlite(url):
         return f"cannot open SQLite database {where}: {original}"
     if NOT_ANSWERING in str(original):
         return f"the catalogue is not answering: database at {where} sent {args[1]}"
-    reasons = {
+    reasons: dict[int | None, str] = {
         1045: f"access denied for user {url.username!r}",
         1049: f"unknown database {url.database!r} (run `tunecluster db init`)",
         2003: "connection refused or timed out",

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal_column, not_, or_, select
+from sqlalchemy import Column, Table, and_, exists, func, literal_column, not_, or_, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.base import ColumnCollection
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.selectable import Exists
 
 from sql import clock
 from sql.schema import (
@@ -46,8 +50,11 @@ class Outcome:
     retry_after: datetime | None = None
 
 
-def _missing(entity_type: str, aspect: str, *, with_popularity: bool):
+def _missing(
+    entity_type: str, aspect: str, *, with_popularity: bool
+) -> tuple[Table, Column[Any], ColumnElement[bool]]:
     """(table, key column, condition meaning 'the catalogue lacks this aspect')."""
+    lacks: ColumnElement[bool]
     if (entity_type, aspect) == ("track", "details"):
         lacks = or_(
             track.c.isrc.is_(None), track.c.duration_ms.is_(None), track.c.album_id.is_(None)
@@ -74,8 +81,10 @@ def _missing(entity_type: str, aspect: str, *, with_popularity: bool):
     raise ValueError(f"unknown enrichment aspect {entity_type}/{aspect}")
 
 
-def _settled(entity_type: str, aspect: str, key, now: datetime, *, with_popularity: bool):
-    done = enrichment.c.status.in_((FETCHED, NOT_FOUND))
+def _settled(
+    entity_type: str, aspect: str, key: Column[Any], now: datetime, *, with_popularity: bool
+) -> Exists:
+    done: ColumnElement[bool] = enrichment.c.status.in_((FETCHED, NOT_FOUND))
     if with_popularity:
         done = and_(done, func.coalesce(enrichment.c.reason, "") != WITHOUT_POPULARITY)
     return exists().where(
@@ -145,6 +154,17 @@ async def count_pending(
     return int(await conn.scalar(query) or 0)
 
 
+def _recorded(new: ColumnCollection[str, Any]) -> dict[str, ColumnElement[Any]]:
+    """What an existing enrichment row becomes; `new` holds the arriving values."""
+    return {
+        "status": new.status,
+        "attempts": enrichment.c.attempts + literal_column("1"),  # no bound parameter: executemany
+        "last_attempt_at": new.last_attempt_at,
+        "retry_after": new.retry_after,
+        "reason": new.reason,
+    }
+
+
 async def record(
     conn: AsyncConnection,
     entity_type: str,
@@ -169,25 +189,15 @@ async def record(
     ]
     if not rows:
         return 0
+    stmt: Insert
     if conn.dialect.name == "sqlite":
-        stmt = sqlite.insert(enrichment)
-        new = stmt.excluded
-    else:
-        stmt = mysql.insert(enrichment)
-        new = stmt.inserted
-    values = {
-        "status": new.status,
-        "attempts": enrichment.c.attempts + literal_column("1"),  # no bound parameter: executemany
-        "last_attempt_at": new.last_attempt_at,
-        "retry_after": new.retry_after,
-        "reason": new.reason,
-    }
-    if conn.dialect.name == "sqlite":
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["entity_type", "entity_id", "aspect"], set_=values
+        lite = sqlite.insert(enrichment)
+        stmt = lite.on_conflict_do_update(
+            index_elements=["entity_type", "entity_id", "aspect"], set_=_recorded(lite.excluded)
         )
     else:
-        stmt = stmt.on_duplicate_key_update(values)
+        my = mysql.insert(enrichment)
+        stmt = my.on_duplicate_key_update(_recorded(my.inserted))
     for batch in chunked(rows, 1000):
         await conn.execute(stmt, batch)
     return len(rows)
@@ -243,16 +253,17 @@ async def set_capability(
     conn: AsyncConnection, service: str, name: str, value: str, *, now: datetime
 ) -> None:
     row = {"service": service, "capability": name, "value": value[:255], "learned_at": now}
+    stmt: Insert
     if conn.dialect.name == "sqlite":
-        stmt = sqlite.insert(api_capability).values(row)
-        stmt = stmt.on_conflict_do_update(
+        lite = sqlite.insert(api_capability).values(row)
+        stmt = lite.on_conflict_do_update(
             index_elements=["service", "capability"],
-            set_={"value": stmt.excluded.value, "learned_at": stmt.excluded.learned_at},
+            set_={"value": lite.excluded.value, "learned_at": lite.excluded.learned_at},
         )
     else:
-        stmt = mysql.insert(api_capability).values(row)
-        stmt = stmt.on_duplicate_key_update(
-            value=stmt.inserted.value, learned_at=stmt.inserted.learned_at
+        my = mysql.insert(api_capability).values(row)
+        stmt = my.on_duplicate_key_update(
+            value=my.inserted.value, learned_at=my.inserted.learned_at
         )
     await conn.execute(stmt)
 

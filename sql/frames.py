@@ -9,10 +9,11 @@ scikit-learn and matplotlib expect); ids and names are Python strings.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, exists, func, literal, select, union
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sql.schema import (
@@ -66,7 +67,10 @@ async def _frame(
     parts: list[pd.DataFrame] = []
     result = await conn.stream(query.execution_options(yield_per=PARTITION))
     async for rows in result.partitions(PARTITION):
-        part = pd.DataFrame.from_records(rows, columns=list(columns), coerce_float=True)
+        # rows are sequences; pandas-stubs' protocol wants __getitem__(SupportsIndex), which
+        # the Row stub spells __getitem__(int)
+        records = cast(Sequence[tuple[Any, ...]], rows)
+        part = pd.DataFrame.from_records(records, columns=list(columns), coerce_float=True)
         for name in numeric:
             part[name] = pd.to_numeric(part[name], errors="coerce").astype(np.float64)
         parts.append(part)
@@ -163,8 +167,8 @@ async def track_genres_frame(
     repeats once per distinct source. `with_origin=True` adds `origin`: "track" or
     "artists", where the pair came from.
     """
-    own = [track_genre.c.track_id, track_genre.c.genre]
-    borrowed = [artist_track.c.track_id, artist_genre.c.genre]
+    own: list[ColumnElement[Any]] = [track_genre.c.track_id, track_genre.c.genre]
+    borrowed: list[ColumnElement[Any]] = [artist_track.c.track_id, artist_genre.c.genre]
     names = ["track_id", "genre"]
     if with_source:
         own.append(track_genre.c.source)

@@ -19,7 +19,9 @@ async def start_run(conn: AsyncConnection, job: str, holder: str) -> int:
             job=job, holder=holder, started_at=clock.naive_now(), outcome="running"
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None  # None only for an executemany
+    return int(key[0])
 
 
 async def finish_run(

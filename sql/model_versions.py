@@ -9,7 +9,7 @@ every request live in `sql.picks`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, Table, and_, bindparam, delete, insert, select, update
@@ -112,21 +112,22 @@ async def active_version(conn: AsyncConnection) -> str | None:
 async def set_active_version(conn: AsyncConnection, version: str) -> None:
     """Switch serving to `version` in one statement."""
     values = {"key": ACTIVE_KEY, "value": version, "updated_at": clock.naive_now()}
+    stmt: Insert
     if conn.dialect.name == "sqlite":
-        stmt = sqlite.insert(app_state).values(values)
-        stmt = stmt.on_conflict_do_update(
+        lite = sqlite.insert(app_state).values(values)
+        stmt = lite.on_conflict_do_update(
             index_elements=["key"],
-            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+            set_={"value": lite.excluded.value, "updated_at": lite.excluded.updated_at},
         )
     else:
-        stmt = mysql.insert(app_state).values(values)
-        stmt = stmt.on_duplicate_key_update(
-            value=stmt.inserted.value, updated_at=stmt.inserted.updated_at
+        my = mysql.insert(app_state).values(values)
+        stmt = my.on_duplicate_key_update(
+            value=my.inserted.value, updated_at=my.inserted.updated_at
         )
     await conn.execute(stmt)
 
 
-async def replace_genre_buckets(conn: AsyncConnection, mapping: dict[str, Sequence[str]]) -> int:
+async def replace_genre_buckets(conn: AsyncConnection, mapping: Mapping[str, Sequence[str]]) -> int:
     """The genre → bucket table as the active model's taxonomy files it (for people and SQL)."""
     known = set(await genre_names(conn))
     await conn.execute(delete(genre_bucket))

@@ -16,8 +16,22 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, literal_column, select, union_all
-from sqlalchemy.engine import Dialect
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CompoundSelect,
+    FromClause,
+    Join,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    literal_column,
+    select,
+    union_all,
+)
+from sqlalchemy.engine import Dialect, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sql.model_versions import ACTIVE_KEY, active_version
@@ -62,11 +76,13 @@ def _shape(size: int) -> int:
     return shape
 
 
-def _build(dialect: Dialect, name: str, size: Any) -> Any:
+def _build(dialect: Dialect, name: str, size: Any) -> Statement:
     return _BUILDERS[name](size, dialect.name)
 
 
-async def _run(conn: AsyncConnection, name: str, size: Any, params: dict[str, Any]) -> list[tuple]:
+async def _run(
+    conn: AsyncConnection, name: str, size: Any, params: dict[str, Any]
+) -> list[Row[Any]]:
     statement = compiled(conn.dialect, _build, name, size)
     result = await conn.exec_driver_sql(statement.sql, statement.values(params))
     return list(result.all())
@@ -75,11 +91,15 @@ async def _run(conn: AsyncConnection, name: str, size: Any, params: dict[str, An
 # --- statements ------------------------------------------------------------------------------
 
 
-def _details_columns() -> list:
+# what a builder makes: one SELECT, or a UNION ALL of one per arm
+Statement = Select[Any] | CompoundSelect
+
+
+def _details_columns() -> list[ColumnElement[Any]]:
     return [*(column for _, column in _DETAILS), *_CREDIT]
 
 
-def _details_from(base):
+def _details_from(base: FromClause) -> Join:
     """`base` (track, or candidates joined to track) with album, features and artists."""
     return (
         base.outerjoin(album, album.c.album_id == track.c.album_id)
@@ -89,11 +109,11 @@ def _details_from(base):
     )
 
 
-def _active_value():
+def _active_value() -> ScalarSelect[Any]:
     return select(app_state.c.value).where(app_state.c.key == ACTIVE_KEY).scalar_subquery()
 
 
-def _input(_: int, __: str):
+def _input(_: int, __: str) -> Select[Any]:
     """The active version, the track's details and artists, and the genres it is filed
     by: its own (`track_genre`), or, only when it has none, its artists' (the join to
     `artist_genre` is off when an uncorrelated EXISTS finds an own genre). One row per
@@ -115,7 +135,7 @@ def _input(_: int, __: str):
     )
 
 
-def _cluster(i: int):
+def _cluster(i: int) -> ColumnElement[bool]:
     return and_(
         track_cluster.c.model_version == bindparam("version"),
         track_cluster.c.bucket == bindparam(f"b{i}"),
@@ -123,13 +143,13 @@ def _cluster(i: int):
     )
 
 
-def _arm_select(i: int):
+def _arm_select(i: int) -> Select[Any]:
     return select(
         literal_column(str(i)).label("arm"), track_cluster.c.position, track_cluster.c.track_id
     ).where(_cluster(i), track_cluster.c.position >= bindparam(f"s{i}"))
 
 
-def _ranges(arms: int, _: str):
+def _ranges(arms: int, _: str) -> Statement:
     """Rows with start <= position < end, per arm: a plain UNION ALL of index ranges."""
     parts = [
         _arm_select(i).where(track_cluster.c.position < bindparam(f"e{i}")) for i in range(arms)
@@ -137,7 +157,7 @@ def _ranges(arms: int, _: str):
     return parts[0] if arms == 1 else union_all(*parts)
 
 
-def _seeks(arms: int, dialect: str):
+def _seeks(arms: int, dialect: str) -> Statement:
     """Up to n rows from `start` on, per arm. MySQL takes parenthesised arms with their own
     ORDER BY … LIMIT; SQLite needs each arm as a derived table."""
     parts = []
@@ -155,7 +175,7 @@ def _seeks(arms: int, dialect: str):
     return parts[0] if arms == 1 else union_all(*parts)
 
 
-def _at(shape: tuple[int, int], _: str):
+def _at(shape: tuple[int, int], _: str) -> Statement:
     """Given positions, per arm (primary-key lookups)."""
     arms, width = shape
     parts = [
@@ -169,7 +189,7 @@ def _at(shape: tuple[int, int], _: str):
     return parts[0] if arms == 1 else union_all(*parts)
 
 
-def _with_details(arms):
+def _with_details(arms: Statement) -> Select[Any]:
     """Candidates (arm, position, track_id) joined to their details and artists."""
     found = arms.subquery("found")
     return select(found.c.arm, found.c.position, *_details_columns()).select_from(
@@ -177,19 +197,19 @@ def _with_details(arms):
     )
 
 
-def _sought(arms: int, dialect: str):
+def _sought(arms: int, dialect: str) -> Select[Any]:
     return _with_details(_seeks(arms, dialect))
 
 
-def _found_at(shape: tuple[int, int], dialect: str):
+def _found_at(shape: tuple[int, int], dialect: str) -> Select[Any]:
     return _with_details(_at(shape, dialect))
 
 
-def _ids(size: int):
+def _ids(size: int) -> list[BindParameter[Any]]:
     return [bindparam(f"id{i}") for i in range(size)]
 
 
-def _details(size: int, _: str):
+def _details(size: int, _: str) -> Select[Any]:
     return (
         select(*_details_columns())
         .select_from(_details_from(track))
@@ -197,7 +217,7 @@ def _details(size: int, _: str):
     )
 
 
-def _recent(size: int, _: str):
+def _recent(size: int, _: str) -> Select[Any]:
     return select(recommendation_log.c.pick_track_id).where(
         recommendation_log.c.guild_id == bindparam("guild_id"),
         recommendation_log.c.created_at >= bindparam("since"),
@@ -205,7 +225,7 @@ def _recent(size: int, _: str):
     )
 
 
-_BUILDERS: dict[str, Callable[[Any, str], Any]] = {
+_BUILDERS: dict[str, Callable[[Any, str], Statement]] = {
     "input": _input,
     "ranges": _ranges,
     "seeks": _seeks,
@@ -392,9 +412,9 @@ async def at_positions_with_details(
 
 async def _by_ids(
     conn: AsyncConnection, name: str, ids: Sequence[str], extra: dict[str, Any] | None = None
-) -> list[tuple]:
+) -> list[Row[Any]]:
     unique = list(dict.fromkeys(ids))
-    rows: list[tuple] = []
+    rows: list[Row[Any]] = []
     for first in range(0, len(unique), MAX_IDS):
         batch = unique[first : first + MAX_IDS]
         size = _shape(len(batch))

@@ -12,9 +12,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Table, and_, case, delete, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.base import ColumnCollection
+from sqlalchemy.sql.dml import Insert
 
 from sql.schema import (
     artist,
@@ -81,26 +83,27 @@ async def click_context(
     return dict(row) if row else None
 
 
-def _insert(conn: AsyncConnection, table: Table):
-    return sqlite.insert(table) if conn.dialect.name == "sqlite" else mysql.insert(table)
-
-
 async def put_reaction(conn: AsyncConnection, row: dict[str, Any]) -> None:
     """Insert or change a member's reaction to a pick. A verdict replaces the previous one;
     "more like this" (`more`) is kept once set, and a `more` click keeps the verdict."""
-    stmt = _insert(conn, reaction).values(**row)
-    new = stmt.excluded if conn.dialect.name == "sqlite" else stmt.inserted
-    values = {
+    stmt: Insert
+    if conn.dialect.name == "sqlite":
+        lite = sqlite.insert(reaction).values(**row)
+        keys = ["guild_id", "user_id", "answer_id", "position"]
+        stmt = lite.on_conflict_do_update(index_elements=keys, set_=_reacted(lite.excluded))
+    else:
+        my = mysql.insert(reaction).values(**row)
+        stmt = my.on_duplicate_key_update(_reacted(my.inserted))
+    await conn.execute(stmt)
+
+
+def _reacted(new: ColumnCollection[str, Any]) -> dict[str, ColumnElement[Any]]:
+    """What an existing reaction becomes; `new` holds the arriving values."""
+    return {
         "verdict": func.coalesce(new.verdict, reaction.c.verdict),
         "more": case((new.more == literal(True), literal(True)), else_=reaction.c.more),
         "updated_at": new.updated_at,
     }
-    if conn.dialect.name == "sqlite":
-        keys = ["guild_id", "user_id", "answer_id", "position"]
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=values)
-    else:
-        stmt = stmt.on_duplicate_key_update(values)
-    await conn.execute(stmt)
 
 
 async def member_reactions(conn: AsyncConnection, guild_id: int, user_id: int) -> list[dict]:

@@ -13,6 +13,8 @@ engines (see `sql.catalogue.search`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -40,7 +42,7 @@ NAMING = {
 }
 metadata = MetaData(naming_convention=NAMING)
 
-MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 
 NAME_LEN = 512  # longest stored name; longer names are cut by the writers
 NORM_LEN = 191  # indexed casefolded prefix of a name

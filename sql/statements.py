@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 Builder = Callable[..., ClauseElement]
 
@@ -51,7 +52,8 @@ def compiled(
     """
     statement = build(dialect, *shape)
     keys = list(columns) if columns is not None else None
-    result = statement.compile(dialect=dialect, column_keys=keys)
+    # a DML or SELECT statement: SQL, whose compiler knows its parameters' order
+    result = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=keys))
     order = tuple(result.positiontup or ())
     if columns is not None and order != columns:
         raise AssertionError(f"unexpected parameter order for {shape[0]}: {order}")

@@ -15,6 +15,8 @@ from sqlalchemy import Table, func
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.base import ColumnCollection
 from sqlalchemy.sql.dml import Insert
 
 from sql.statements import compiled
@@ -33,32 +35,34 @@ def _statement(dialect: Dialect, table: Table, columns: Sequence[str], merge: Me
     """The dialect's upsert of `columns` under the merge rule."""
     keys = {c.name for c in table.primary_key.columns}
     updates = [c for c in columns if c not in keys]
+    # "new" inserts the absent rows only; the engine counts exactly those
     if dialect.name == "sqlite":
-        stmt = sqlite.insert(table)
-        new = stmt.excluded
-    else:
-        stmt = mysql.insert(table)
-        new = stmt.inserted
-    if merge == "new":  # insert the absent rows only; the engine counts exactly those
-        return (
-            stmt.on_conflict_do_nothing()
-            if dialect.name == "sqlite"
-            else stmt.prefix_with("IGNORE")
-        )
+        lite = sqlite.insert(table)
+        if merge in ("new", "ignore") or not updates:
+            return lite.on_conflict_do_nothing()
+        values = _updates(table, lite.excluded, updates, merge)
+        return lite.on_conflict_do_update(index_elements=sorted(keys), set_=values)
+    my = mysql.insert(table)
+    if merge == "new":
+        return my.prefix_with("IGNORE")
     if merge == "ignore" or not updates:
-        if dialect.name == "sqlite":
-            return stmt.on_conflict_do_nothing()
         first_key = next(iter(keys))
-        return stmt.on_duplicate_key_update({first_key: table.c[first_key]})
+        return my.on_duplicate_key_update({first_key: table.c[first_key]})
+    return my.on_duplicate_key_update(_updates(table, my.inserted, updates, merge))
+
+
+def _updates(
+    table: Table, new: ColumnCollection[str, Any], updates: Sequence[str], merge: Merge
+) -> dict[str, ColumnElement[Any]]:
+    """What an existing row's `updates` columns become; `new` holds the arriving values."""
+    values: dict[str, ColumnElement[Any]]
     if merge == "coalesce":
         values = {c: func.coalesce(new[c], table.c[c]) for c in updates}
     else:
         values = {c: new[c] for c in updates}
     if "updated_at" in table.c and "updated_at" not in values:
         values["updated_at"] = func.now()
-    if dialect.name == "sqlite":
-        return stmt.on_conflict_do_update(index_elements=sorted(keys), set_=values)
-    return stmt.on_duplicate_key_update(values)
+    return values
 
 
 def _sql(dialect: Dialect, table: Table, columns: Sequence[str], merge: Merge) -> str:
