@@ -25,7 +25,7 @@ from sql import model_versions
 from sql.database import Database
 from sql.migrate import init_schema
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NO_FILTERS = CurationFilters(
     year_min=None, year_max=None, min_popularity=None, duration_quantile=None
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_readme_lists_every_setting() -> None:

@@ -22,7 +22,7 @@ from sql.migrate import head_revision, init_schema, schema_revision
 from sql.schema import metadata
 from tests.conftest import unavailable
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 async def test_head_matches_the_schema(db: Database) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from recommender.taxonomy import TaxonomyError, load, normalise
 
-FIXTURE = Path(__file__).parent / "fixtures" / "genre_buckets.csv"
-KAGGLE_FIXTURE = Path(__file__).parent / "fixtures" / "kaggle_genre_buckets.csv"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "genre_buckets.csv"
+KAGGLE_FIXTURE = Path(__file__).parents[1] / "fixtures" / "kaggle_genre_buckets.csv"
 # The 114 values of `track_genre` in the Kaggle / Hugging Face Spotify Tracks Dataset.
 KAGGLE_GENRES = [
     "acoustic",
