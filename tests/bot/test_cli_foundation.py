@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from sql.database import Database
 from sql.migrate import head_revision
-from tests.conftest import MYSQL_URL, in_fresh_loop
+from tests.support.mysql import MYSQL_URL, in_fresh_loop
 
 
 def tunecluster(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:

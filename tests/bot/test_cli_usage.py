@@ -86,7 +86,7 @@ def test_recommend_from_file(tmp_path: Path) -> None:
     env = {"TUNECLUSTER_DATABASE_URL": url, "TUNECLUSTER_MODELS_DIR": str(tmp_path / "m")}
     import asyncio
 
-    from tests.bot_world import trained_demo
+    from tests.support.bot_world import trained_demo
 
     ids = asyncio.run(trained_demo(url, tmp_path / "m", tracks=400, seed=3))
     seeds = tmp_path / "seeds.txt"

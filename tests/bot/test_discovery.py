@@ -17,7 +17,7 @@ from recommender.taxonomy import load
 from sql import guilds, jobs
 from sql.database import Database
 from sql.schema import guild_settings, recommendation_log
-from tests.job_helpers import VERSION, Recorder, build_model
+from tests.support.jobs import VERSION, Recorder, build_model
 
 GUILD = 111
 CHANNEL = 222

@@ -1,4 +1,4 @@
-"""The /recommend answer drawn as Discord's dark theme lays it out (tests/embed_render):
+"""The /recommend answer drawn as Discord's dark theme lays it out (tests/support/embed_render.py):
 the picture's size, and that each part stays short — "Filed under" one line for a
 track in many buckets, a why of at most two lines in words, no cluster numbers."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.embeds import recommendation_message
 from bot.services.cards import TrackCard
 from recommender.picking import PLAYED_TOGETHER, SOUND, Pick, Placement, Recommendation, TrackInfo
-from tests.embed_render import CARD_WIDTH, render_embed
+from tests.support.embed_render import CARD_WIDTH, render_embed
 
 SIMILAR = [
     {"feature": "speechiness", "input": 0.38, "pick": 0.33},

@@ -23,9 +23,10 @@ from bot.scheduler import LEASE, BotScheduler, GlobalJob
 from bot.services.jobs import holder_id
 from sql import clock, jobs
 from sql.database import Database
-from tests.conftest import ROOT, clear_mysql
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec
-from tests.job_helpers import per_period, recorded_runs, ticker, until
+from tests.support.environment import ROOT
+from tests.support.jobs import per_period, recorded_runs, ticker, until
+from tests.support.mysql import clear_mysql
 
 
 def _scheduler(db: Database, *global_jobs: GlobalJob, lease: float = 1.0) -> BotScheduler:

@@ -46,7 +46,7 @@ from sql.schema import (
     track_cluster,
 )
 from tests.fixtures.datasets import TIDY_COLUMNS, tidy_row, write_csv
-from tests.job_helpers import Recorder, build_model, recorded_runs, ticker, until
+from tests.support.jobs import Recorder, build_model, recorded_runs, ticker, until
 
 GUILD = 333
 CHANNEL = 444

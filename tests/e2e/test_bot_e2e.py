@@ -15,7 +15,6 @@ from bot.app import TuneclusterBot
 from recommender.taxonomy import display
 from sql.database import Database
 from sql.schema import recommendation_log
-from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import (
     ChannelSpec,
     DiscordEmulator,
@@ -25,6 +24,7 @@ from tests.fakes.discord_emulator import (
     UserSpec,
 )
 from tests.fakes.spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify, make_universe
+from tests.support.bot_world import running_bot, trained_demo
 
 EPHEMERAL = 64
 ADMINISTRATOR = 1 << 3

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from bot.app import TuneclusterBot
 from sql.database import Database
 from sql.schema import recommendation_log
-from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec
-from tests.job_helpers import until
+from tests.support.bot_world import running_bot, trained_demo
+from tests.support.jobs import until
 
 GUILD = GuildSpec("Metrics")
 

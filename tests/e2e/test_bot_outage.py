@@ -11,9 +11,9 @@ from sqlalchemy.engine import make_url
 
 from bot.replies import NOT_ANSWERING, UNAVAILABLE
 from sql.database import Database
-from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.support.bot_world import running_bot, trained_demo
 
 EPHEMERAL = 64
 LISTENER = UserSpec("listener")

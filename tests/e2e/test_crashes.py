@@ -29,7 +29,7 @@ from sql.schema import (
     model_file,
     track_cluster,
 )
-from tests.job_helpers import until
+from tests.support.jobs import until
 
 GUARD = 300  # seconds: only a hang or a lost condition reaches it
 TIMES = {"created_at", "updated_at", "finished_at", "fetched_at", "checked_at"}

@@ -29,7 +29,6 @@ from bot.app import TuneclusterBot
 from sql import guilds, model_versions
 from sql.database import Database
 from sql.schema import audio_features, recommendation_log
-from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import (
     ChannelSpec,
     DiscordEmulator,
@@ -38,7 +37,8 @@ from tests.fakes.discord_emulator import (
     RoleSpec,
     UserSpec,
 )
-from tests.job_helpers import recorded_runs, until
+from tests.support.bot_world import running_bot, trained_demo
+from tests.support.jobs import recorded_runs, until
 
 EPHEMERAL = 64
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value

@@ -22,7 +22,6 @@ from bot.app import TuneclusterBot
 from recommender.strategies import DEFAULT as DEFAULT_STRATEGY
 from sql.database import Database
 from sql.schema import artist_track, audio_features, feedback_pick, reaction, track
-from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import (
     ChannelSpec,
     DiscordEmulator,
@@ -32,6 +31,7 @@ from tests.fakes.discord_emulator import (
     RoleSpec,
     UserSpec,
 )
+from tests.support.bot_world import running_bot, trained_demo
 
 EPHEMERAL = 64
 ADMIN_ROLE = RoleSpec("Admins", permissions=1 << 3)

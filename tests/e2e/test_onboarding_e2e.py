@@ -19,7 +19,6 @@ from sql.database import Database
 from sql.migrate import init_schema
 from sql.normalize import norm_name
 from sql.schema import track
-from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import (
     ChannelSpec,
     DiscordEmulator,
@@ -28,6 +27,7 @@ from tests.fakes.discord_emulator import (
     RoleSpec,
     UserSpec,
 )
+from tests.support.bot_world import running_bot, trained_demo
 
 EPHEMERAL = 64
 ADMIN_ROLE = RoleSpec("Admins", permissions=1 << 3)

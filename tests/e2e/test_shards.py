@@ -27,10 +27,11 @@ from sql import jobs, model_versions
 from sql.database import Database
 from sql.migrate import init_schema
 from sql.schema import feedback_pick
-from tests.bot_world import trained_demo
-from tests.conftest import ROOT, clear_mysql
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec, new_id
-from tests.job_helpers import Recorder, until
+from tests.support.bot_world import trained_demo
+from tests.support.environment import ROOT
+from tests.support.jobs import Recorder, until
+from tests.support.mysql import clear_mysql
 
 SHARDS = 2
 OWNER = UserSpec("owner")

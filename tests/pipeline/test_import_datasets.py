@@ -21,7 +21,7 @@ from sql import catalogue
 from sql.database import Database
 from sql.migrate import init_schema
 from sql.schema import album, artist, artist_genre, playlist, track, track_genre
-from tests.conftest import clear_mysql
+from tests.support.mysql import clear_mysql
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 

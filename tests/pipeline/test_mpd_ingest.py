@@ -25,7 +25,7 @@ from sql.database import Database
 from sql.errors import TuneclusterError
 from sql.migrate import init_schema
 from sql.schema import CATALOGUE_TABLES, metadata, source_file
-from tests.conftest import clear_mysql
+from tests.support.mysql import clear_mysql
 
 SMALL = Universe(size=400, seed=3)
 PLAYLISTS = 12

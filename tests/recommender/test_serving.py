@@ -41,7 +41,7 @@ from sql import catalogue as store
 from sql import clock, model_versions, picks
 from sql.database import Database
 from sql.migrate import init_schema
-from tests.conftest import MYSQL_URL, _drop_mysql, clear_mysql, in_fresh_loop
+from tests.support.mysql import MYSQL_URL, clear_mysql, drop_mysql, in_fresh_loop
 
 SOURCE = "test"
 ORIGINAL = demo_catalogue.demo_id("t", 0)
@@ -145,7 +145,7 @@ async def trained(request: pytest.FixtureRequest, tmp_path_factory) -> AsyncIter
     finally:
         await built.db.dispose()
         if request.param == "mysql":
-            in_fresh_loop(_drop_mysql(url))
+            in_fresh_loop(drop_mysql(url))
 
 
 async def _recommend(t: Trained, track_id: str, seed: int, **options) -> list[str]:

@@ -24,8 +24,8 @@ from recommender.serving import Options, Recommender
 from sql import model_versions
 from sql.database import Database
 from sql.migrate import init_schema
+from tests.support.environment import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 NO_FILTERS = CurationFilters(
     year_min=None, year_max=None, min_popularity=None, duration_quantile=None
 )

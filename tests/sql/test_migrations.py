@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sql.database import Database
 from sql.migrate import head_revision, init_schema, schema_revision
 from sql.schema import metadata
-from tests.conftest import unavailable
+from tests.support.environment import unavailable
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 

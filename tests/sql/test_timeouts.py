@@ -23,7 +23,7 @@ from sql.errors import DatabaseTimeout, DatabaseUnavailable
 from sql.migrate import init_schema
 from sql.schema import lease
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.job_helpers import until
+from tests.support.jobs import until
 
 GUARD = 60  # seconds: only a hang reaches it
 FAST = {"connect_timeout": 1.0, "statement_timeout": 2.0}

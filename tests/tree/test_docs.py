@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.environment import ROOT
 
 
 def test_readme_lists_every_setting() -> None:

@@ -9,7 +9,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.environment import ROOT
+
 LAYERS = ("bot", "pipeline", "recommender", "sql")  # each may import those after it
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.environment import ROOT
+
 ABOVE_SQL = ("bot", "pipeline", "recommender")
 # What code above sql/ may import from SQLAlchemy and from the schema: the connection
 # type that queries take, and the feature list (a fact about the data, not a query).
