@@ -40,8 +40,8 @@ from bot.services.recommend import RecommendSettings, recommend
 from bot.settings import load_settings
 from recommender.serving import Recommender
 from sql.database import Database
-from tests.bot_world import running_bot, trained_demo
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec
+from tests.support.bot_world import running_bot, trained_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -51,7 +51,7 @@ def _time(args: list[str], env: dict[str, str], cwd: Path) -> float:
 
 def _catalogue(folder: Path) -> tuple[dict[str, str], str]:
     """A trained demo catalogue in SQLite; the environment and a track id to ask for."""
-    from tests.bot_world import trained_demo
+    from tests.support.bot_world import trained_demo
 
     url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     ids = asyncio.run(trained_demo(url, folder / "models", tracks=3000, seed=5))

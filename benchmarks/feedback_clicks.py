@@ -36,8 +36,8 @@ from sqlalchemy import func, select, text
 from bot.services import feedback
 from sql.database import Database
 from sql.schema import reaction
-from tests.bot_world import trained_demo
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec
+from tests.support.bot_world import trained_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 PICKS = 5
