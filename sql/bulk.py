@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -94,7 +95,7 @@ async def fresh_load(conn: AsyncConnection) -> AsyncIterator[None]:
         if conn.in_transaction():
             await conn.rollback()
         for index in _DEFERRED:
-            await conn.run_sync(lambda sync, ix=index: ix.create(sync, checkfirst=True))
+            await conn.run_sync(partial(index.create, checkfirst=True))
         await conn.commit()
         for pragma in _USUAL:
             await conn.exec_driver_sql(pragma)

@@ -14,11 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Table, and_, exists, func, literal_column, not_, or_, select
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.base import ColumnCollection
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import Exists
 
 from sql import clock
@@ -31,7 +29,7 @@ from sql.schema import (
     enrichment,
     track,
 )
-from sql.upsert import chunked
+from sql.upsert import arriving, chunked, insert_or_update
 
 FETCHED, NOT_FOUND, UNAVAILABLE, FAILED = "fetched", "not_found", "unavailable", "failed"
 # A fetch whose answer had no popularity (development-mode access): settled while the
@@ -189,15 +187,7 @@ async def record(
     ]
     if not rows:
         return 0
-    stmt: Insert
-    if conn.dialect.name == "sqlite":
-        lite = sqlite.insert(enrichment)
-        stmt = lite.on_conflict_do_update(
-            index_elements=["entity_type", "entity_id", "aspect"], set_=_recorded(lite.excluded)
-        )
-    else:
-        my = mysql.insert(enrichment)
-        stmt = my.on_duplicate_key_update(_recorded(my.inserted))
+    stmt = insert_or_update(conn.dialect, enrichment, _recorded)
     for batch in chunked(rows, 1000):
         await conn.execute(stmt, batch)
     return len(rows)
@@ -253,19 +243,8 @@ async def set_capability(
     conn: AsyncConnection, service: str, name: str, value: str, *, now: datetime
 ) -> None:
     row = {"service": service, "capability": name, "value": value[:255], "learned_at": now}
-    stmt: Insert
-    if conn.dialect.name == "sqlite":
-        lite = sqlite.insert(api_capability).values(row)
-        stmt = lite.on_conflict_do_update(
-            index_elements=["service", "capability"],
-            set_={"value": lite.excluded.value, "learned_at": lite.excluded.learned_at},
-        )
-    else:
-        my = mysql.insert(api_capability).values(row)
-        stmt = my.on_duplicate_key_update(
-            value=my.inserted.value, learned_at=my.inserted.learned_at
-        )
-    await conn.execute(stmt)
+    stmt = insert_or_update(conn.dialect, api_capability, arriving("value", "learned_at"))
+    await conn.execute(stmt.values(row))
 
 
 async def cooldown(conn: AsyncConnection, service: str) -> tuple[datetime, str] | None:

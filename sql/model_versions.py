@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Select, Table, and_, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
@@ -29,7 +28,7 @@ from sql.schema import (
     track_cluster,
 )
 from sql.statements import compiled
-from sql.upsert import chunked
+from sql.upsert import arriving, chunked, insert_or_update
 
 ACTIVE_KEY = "active_model"
 ASSIGNMENT_CHUNK = 5000
@@ -112,19 +111,8 @@ async def active_version(conn: AsyncConnection) -> str | None:
 async def set_active_version(conn: AsyncConnection, version: str) -> None:
     """Switch serving to `version` in one statement."""
     values = {"key": ACTIVE_KEY, "value": version, "updated_at": clock.naive_now()}
-    stmt: Insert
-    if conn.dialect.name == "sqlite":
-        lite = sqlite.insert(app_state).values(values)
-        stmt = lite.on_conflict_do_update(
-            index_elements=["key"],
-            set_={"value": lite.excluded.value, "updated_at": lite.excluded.updated_at},
-        )
-    else:
-        my = mysql.insert(app_state).values(values)
-        stmt = my.on_duplicate_key_update(
-            value=my.inserted.value, updated_at=my.inserted.updated_at
-        )
-    await conn.execute(stmt)
+    stmt = insert_or_update(conn.dialect, app_state, arriving("value", "updated_at"))
+    await conn.execute(stmt.values(values))
 
 
 async def replace_genre_buckets(conn: AsyncConnection, mapping: Mapping[str, Sequence[str]]) -> int:

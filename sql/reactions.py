@@ -13,10 +13,8 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import ColumnElement, and_, case, delete, func, literal, select
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.base import ColumnCollection
-from sqlalchemy.sql.dml import Insert
 
 from sql.schema import (
     artist,
@@ -27,6 +25,7 @@ from sql.schema import (
     recommendation_log,
     track,
 )
+from sql.upsert import insert_or_update
 
 LIKE, DISLIKE = "like", "dislike"
 VERDICTS = (LIKE, DISLIKE)
@@ -86,15 +85,7 @@ async def click_context(
 async def put_reaction(conn: AsyncConnection, row: dict[str, Any]) -> None:
     """Insert or change a member's reaction to a pick. A verdict replaces the previous one;
     "more like this" (`more`) is kept once set, and a `more` click keeps the verdict."""
-    stmt: Insert
-    if conn.dialect.name == "sqlite":
-        lite = sqlite.insert(reaction).values(**row)
-        keys = ["guild_id", "user_id", "answer_id", "position"]
-        stmt = lite.on_conflict_do_update(index_elements=keys, set_=_reacted(lite.excluded))
-    else:
-        my = mysql.insert(reaction).values(**row)
-        stmt = my.on_duplicate_key_update(_reacted(my.inserted))
-    await conn.execute(stmt)
+    await conn.execute(insert_or_update(conn.dialect, reaction, _reacted).values(**row))
 
 
 def _reacted(new: ColumnCollection[str, Any]) -> dict[str, ColumnElement[Any]]:

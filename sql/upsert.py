@@ -7,7 +7,7 @@ source must not wipe an earlier richer one).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Any, Literal
 
@@ -23,6 +23,8 @@ from sql.statements import compiled
 
 Merge = Literal["coalesce", "overwrite", "ignore", "new"]
 CHUNK = 2000
+# what an existing row becomes, given the arriving values (`excluded` / `inserted`)
+Updates = Callable[[ColumnCollection[str, Any]], dict[str, ColumnElement[Any]]]
 
 
 def chunked(rows: Iterable[Any], size: int = CHUNK) -> Iterable[list[Any]]:
@@ -31,24 +33,35 @@ def chunked(rows: Iterable[Any], size: int = CHUNK) -> Iterable[list[Any]]:
         yield batch
 
 
+def insert_or_update(dialect: Dialect, table: Table, updates: Updates) -> Insert:
+    """An INSERT that turns a row already there (same primary key) into `updates(new)`:
+    SQLite's ON CONFLICT DO UPDATE, MySQL's ON DUPLICATE KEY UPDATE."""
+    if dialect.name == "sqlite":
+        lite = sqlite.insert(table)
+        keys = [c.name for c in table.primary_key.columns]
+        return lite.on_conflict_do_update(index_elements=keys, set_=updates(lite.excluded))
+    my = mysql.insert(table)
+    return my.on_duplicate_key_update(updates(my.inserted))
+
+
+def arriving(*columns: str) -> Updates:
+    """Updates that take the arriving values of `columns`."""
+    return lambda new: {c: new[c] for c in columns}
+
+
 def _statement(dialect: Dialect, table: Table, columns: Sequence[str], merge: Merge) -> Insert:
     """The dialect's upsert of `columns` under the merge rule."""
     keys = {c.name for c in table.primary_key.columns}
     updates = [c for c in columns if c not in keys]
     # "new" inserts the absent rows only; the engine counts exactly those
-    if dialect.name == "sqlite":
-        lite = sqlite.insert(table)
-        if merge in ("new", "ignore") or not updates:
-            return lite.on_conflict_do_nothing()
-        values = _updates(table, lite.excluded, updates, merge)
-        return lite.on_conflict_do_update(index_elements=sorted(keys), set_=values)
-    my = mysql.insert(table)
-    if merge == "new":
-        return my.prefix_with("IGNORE")
-    if merge == "ignore" or not updates:
+    if merge in ("new", "ignore") or not updates:
+        if dialect.name == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        if merge == "new":
+            return mysql.insert(table).prefix_with("IGNORE")
         first_key = next(iter(keys))
-        return my.on_duplicate_key_update({first_key: table.c[first_key]})
-    return my.on_duplicate_key_update(_updates(table, my.inserted, updates, merge))
+        return mysql.insert(table).on_duplicate_key_update({first_key: table.c[first_key]})
+    return insert_or_update(dialect, table, lambda new: _updates(table, new, updates, merge))
 
 
 def _updates(
