@@ -3,7 +3,7 @@
 Every string here is one Spotify uses for artists. `SINGLE[b]` holds genres the default
 taxonomy (`recommender/data/genre_rules.toml`) files into bucket `b` alone; `DUAL`
 pairs two buckets with genres it files into exactly that pair ("pop rap" → pop and
-hip hop). tests/test_corpus.py checks both against the taxonomy, so a change of the
+hip hop). tests/pipeline/test_corpus.py checks both against the taxonomy, so a change of the
 rules that moves one of them shows up there.
 
 `SOUND[b]` is a bucket's centre for the nine continuous audio features (`CONTINUOUS`),
