@@ -14,9 +14,15 @@ from pathlib import Path
 import pytest
 
 from sql.database import Database
-from sql.migrate import init_schema
+from tests.support.databases import (
+    MYSQL_URL,
+    clear_mysql,
+    drop_mysql,
+    empty_database,
+    in_fresh_loop,
+    prepare_mysql,
+)
 from tests.support.environment import SHARED_DATA, unavailable
-from tests.support.mysql import MYSQL_URL, clear_mysql, drop_mysql, in_fresh_loop, prepare_mysql
 
 
 @pytest.fixture(scope="session")
@@ -40,13 +46,7 @@ def mysql_database() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "mysql"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """An empty, migrated database on each engine."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
-        await init_schema(database)
-    else:
-        url = request.getfixturevalue("mysql_database")
-        database = Database(url)
-        await clear_mysql(database)
+    database = await empty_database(request, request.param, tmp_path / "test.db")
     try:
         yield database
     finally:
@@ -56,3 +56,14 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+async def mariadb(mysql_database: str) -> AsyncIterator[Database]:
+    """This process's MySQL/MariaDB database, emptied (for tests on that engine alone)."""
+    database = Database(mysql_database)
+    await clear_mysql(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()

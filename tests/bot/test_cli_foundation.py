@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,20 +13,12 @@ from sqlalchemy.engine import make_url
 
 from sql.database import Database
 from sql.migrate import head_revision
-from tests.support.mysql import MYSQL_URL, in_fresh_loop
+from tests.support.cli import run_cli, settings_env
+from tests.support.databases import MYSQL_URL, in_fresh_loop
 
 
 def tunecluster(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env["TUNECLUSTER_DATABASE_URL"] = url
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
+    return run_cli(*args, env=settings_env(database_url=url), cwd=cwd)
 
 
 def closed_port() -> int:
@@ -141,16 +131,6 @@ def test_version_and_help(tmp_path: Path, sqlite_url: str) -> None:
     assert helped.returncode == 0 and "db" in helped.stdout and "stats" in helped.stdout
 
 
-def _bytes_arg_run(args: list[bytes], env: dict[str, str], cwd: Path):
-    return subprocess.run(
-        [sys.executable.encode(), b"-m", b"bot", *args],
-        capture_output=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "expected", "status"),
     [
@@ -163,14 +143,13 @@ def _bytes_arg_run(args: list[bytes], env: dict[str, str], cwd: Path):
 def test_usage_encoding_and_unreachable_discord_name_their_cause(
     tmp_path: Path, sqlite_url: str, args: list[bytes], expected: str, status: int
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env.update(
-        TUNECLUSTER_DATABASE_URL=sqlite_url,
-        TUNECLUSTER_DISCORD_TOKEN="x",
-        TUNECLUSTER_DISCORD_API_URL=f"http://127.0.0.1:{closed_port()}/api/v10",
-        TUNECLUSTER_CONFIG=str(tmp_path / "none.toml"),
+    env = settings_env(
+        database_url=sqlite_url,
+        discord_token="x",
+        discord_api_url=f"http://127.0.0.1:{closed_port()}/api/v10",
+        config=tmp_path / "none.toml",
     )
-    done = _bytes_arg_run(args, env, tmp_path)
+    done = run_cli(*args, env=env, cwd=tmp_path, text=False)
     err = done.stderr.decode("utf-8", "replace").strip()
     assert done.returncode == status, err
     assert err.startswith(expected) and "unexpected" not in err and len(err.splitlines()) == 1

@@ -4,7 +4,6 @@ unknown commands suggest the nearest, completion, workflow order with examples,
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +11,11 @@ from pathlib import Path
 import pytest
 
 from pipeline import extras
+from tests.support.cli import run_cli, settings_env
 
 
 def _cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    environ.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd, env=environ, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    return run_cli(*args, env={**settings_env(), **env}, cwd=cwd, timeout=300)
 
 
 @pytest.mark.parametrize(

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from rich.console import Console
 
 from bot.cli import demo as demo_cli
 from recommender import demo_catalogue
+from tests.support.cli import run_cli, settings_env
 
 
 def _demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # No TUNECLUSTER_* settings at all, and no network: the demo needs neither.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
+    env = settings_env()
     env.update(http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9", COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "demo", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
+    return run_cli("demo", *args, env=env, cwd=cwd, timeout=300)
 
 
 def test_demo_runs_offline_rebuilds_and_labels_everything(tmp_path: Path, monkeypatch) -> None:

@@ -4,10 +4,7 @@ a known like rate per arm."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +19,7 @@ from sql import reactions as store
 from sql.database import Database
 from sql.migrate import init_schema
 from sql.schema import artist_track, audio_features, feedback_pick, reaction, track
+from tests.support.cli import run_cli_async, settings_env
 
 GUILD, OTHER_GUILD = 111, 222
 ALICE, BOB = 1, 2
@@ -265,17 +263,9 @@ async def test_feedback_report_json_recovers_known_rates(tmp_path: Path) -> None
         await _generated(db, 600, np.random.default_rng(5))
     finally:
         await db.dispose()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env.update(
-        TUNECLUSTER_DATABASE_URL=url,
-        TUNECLUSTER_STRATEGY_ARMS="cluster-nearest,cluster-random",
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "feedback", "report", "--json",
-        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
+    env = settings_env(database_url=url, strategy_arms="cluster-nearest,cluster-random")
+    code, out, err = await run_cli_async("feedback", "report", "--json", env=env, cwd=tmp_path)
+    assert code == 0, err
     report = json.loads(out)
     groups = {g["arm"]: g for g in report["groups"]}
     assert set(groups) == set(TRUE_RATES)
@@ -331,17 +321,6 @@ async def test_liked_tracks_become_sessions_of_the_association_behind_the_settin
     assert after["entries"] == before["entries"] + 5
 
 
-async def _cli(tmp_path: Path, url: str, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env["TUNECLUSTER_DATABASE_URL"] = url
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args,
-        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode or 0, out.decode(), err.decode()
-
-
 async def test_the_operator_commands(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}"
     db = Database(url)
@@ -352,13 +331,16 @@ async def test_the_operator_commands(tmp_path: Path) -> None:
         await feedback.react(db, _click("like", shown, 0), guild_id=GUILD, user_id=ALICE)
     finally:
         await db.dispose()
-    code, out, _ = await _cli(tmp_path, url, "feedback", "report")
+    env = settings_env(database_url=url)
+    code, out, _ = await run_cli_async("feedback", "report", env=env, cwd=tmp_path)
     assert code == 0 and "off" in out and "Wilson 95 %" in out
-    code, _, err = await _cli(tmp_path, url, "feedback", "delete-guild", str(GUILD))
+    code, _, err = await run_cli_async(
+        "feedback", "delete-guild", str(GUILD), env=env, cwd=tmp_path
+    )
     assert code == 1 and err.strip().startswith("error: ") and "--yes" in err
     assert len(err.strip().splitlines()) == 1
-    code, out, err = await _cli(
-        tmp_path, url, "feedback", "delete-guild", str(GUILD), "--yes", "--json"
+    code, out, err = await run_cli_async(
+        "feedback", "delete-guild", str(GUILD), "--yes", "--json", env=env, cwd=tmp_path
     )
     assert code == 0, err
     assert json.loads(out)["deleted"] == {

@@ -12,7 +12,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -24,9 +23,9 @@ from bot.services.jobs import holder_id
 from sql import clock, jobs
 from sql.database import Database
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec
+from tests.support.cli import loopback_settings, settings_env
 from tests.support.environment import ROOT
 from tests.support.jobs import per_period, recorded_runs, ticker, until
-from tests.support.mysql import clear_mysql
 
 
 def _scheduler(db: Database, *global_jobs: GlobalJob, lease: float = 1.0) -> BotScheduler:
@@ -93,35 +92,19 @@ ENRICH, INGEST, RETRAIN = 3.0, 3.0, 3.6  # seconds per period (exact in the sett
 LEASE_SECONDS = 2.0
 
 
-@pytest.fixture
-async def mariadb(mysql_database: str) -> AsyncIterator[Database]:
-    db = Database(mysql_database)
-    await clear_mysql(db)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-
-
 def _env(emu: DiscordEmulator, url: str, tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    settings = {
-        "DATABASE_URL": url,
-        "MODELS_DIR": str(tmp / "models"),
-        "DISCORD_TOKEN": emu.token,
-        "DISCORD_API_URL": emu.api_url,
-        "DISCORD_GATEWAY_URL": emu.gateway_url,
-        "RECCOBEATS_URL": "http://127.0.0.1:9",  # nothing leaves the machine
-        "HTTP_MAX_ATTEMPTS": "1",
-        "ENRICH_INTERVAL_MINUTES": str(ENRICH / 60),
-        "WATCH_DIR": str(tmp / "watch"),
-        "WATCH_INTERVAL_MINUTES": str(INGEST / 60),
-        "RETRAIN_INTERVAL_HOURS": str(RETRAIN / 3600),
-        "LEASE_SECONDS": str(LEASE_SECONDS),
-        "LOG_LEVEL": "INFO",
-        "CONFIG": str(tmp / "none.toml"),
-    }
-    env.update({f"TUNECLUSTER_{k}": v for k, v in settings.items()})
+    env = settings_env(
+        **loopback_settings(emu),
+        database_url=url,
+        models_dir=tmp / "models",
+        enrich_interval_minutes=ENRICH / 60,
+        watch_dir=tmp / "watch",
+        watch_interval_minutes=INGEST / 60,
+        retrain_interval_hours=RETRAIN / 3600,
+        lease_seconds=LEASE_SECONDS,
+        log_level="INFO",
+        config=tmp / "none.toml",
+    )
     env["PYTHONPATH"] = str(ROOT)
     return env
 

@@ -4,9 +4,6 @@ import, training; reruns do only what is missing; bad downloads keep nothing."""
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from sql import catalogue, model_versions
 from sql.database import Database
 from tests.fakes.datasets_mirror import DatasetsMirror
 from tests.fixtures.datasets import TIDY_COLUMNS, tidy_row, write_csv
+from tests.support.cli import run_cli, settings_env
 
 GENRES = [("pop", "dance pop"), ("rock", "hard rock"), ("rap", "gangster rap")]
 
@@ -146,25 +144,8 @@ def test_the_mirror_address_replaces_the_canonical_one() -> None:
     )
 
 
-def _cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
-def _env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env.update({f"TUNECLUSTER_{k.upper()}": v for k, v in values.items()})
-    return env
-
-
 def test_setup_refuses_an_unknown_dataset_in_one_line(tmp_path: Path) -> None:
-    done = _cli("setup", "--datasets", "nope", cwd=tmp_path, env=_env())
+    done = run_cli("setup", "--datasets", "nope", env=settings_env(), cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "error: unknown dataset 'nope' (one of: tidytuesday, musicoset, kaggle-tracks)"
@@ -179,19 +160,21 @@ def test_fresh_clone_setup_then_recommend_on_the_real_tidytuesday(
     checksum: `setup`, `recommend` a TidyTuesday track, and a rerun that downloads nothing."""
     source = shared_data / "tidytuesday" / "spotify_songs.csv"
     with DatasetsMirror({"tidytuesday/spotify_songs.csv": source}) as mirror:
-        env = _env(datasets_mirror=mirror.url, datasets_cache_dir=str(tmp_path / "cache"))
-        done = _cli("setup", cwd=tmp_path, env=env)
+        env = settings_env(datasets_mirror=mirror.url, datasets_cache_dir=tmp_path / "cache")
+        done = run_cli("setup", env=env, cwd=tmp_path, timeout=900)
         assert done.returncode == 0, done.stderr
         assert "tidytuesday: downloaded, imported 32,833 rows" in done.stdout
         assert "trained model" in done.stdout and "tunecluster recommend" in done.stdout
         assert (tmp_path / "data" / "tunecluster.db").exists()
 
-        answer = _cli("recommend", "smells like teen spirit", "--json", cwd=tmp_path, env=env)
+        answer = run_cli(
+            "recommend", "smells like teen spirit", "--json", env=env, cwd=tmp_path, timeout=900
+        )
         assert answer.returncode == 0, answer.stderr
         assert '"name": "Smells Like Teen Spirit"' in answer.stdout
         assert answer.stdout.count('"track_id"') >= 1 + 3  # the input and the bot's 3 picks
 
-        again = _cli("setup", cwd=tmp_path, env=env)
+        again = run_cli("setup", env=env, cwd=tmp_path, timeout=900)
         assert again.returncode == 0, again.stderr
         assert "already downloaded, already imported" in again.stdout
         assert "already serves" in again.stdout

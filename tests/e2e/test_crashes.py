@@ -6,7 +6,6 @@ exists, rows have landed), never for a fixed time."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from sql.schema import (
     model_file,
     track_cluster,
 )
+from tests.support.cli import settings_env
 from tests.support.jobs import until
 
 GUARD = 300  # seconds: only a hang or a lost condition reaches it
@@ -36,18 +36,16 @@ TIMES = {"created_at", "updated_at", "finished_at", "fetched_at", "checked_at"}
 
 
 def _env(url: str, models_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env.update(
-        TUNECLUSTER_DATABASE_URL=url,
-        TUNECLUSTER_MODELS_DIR=str(models_dir),
-        TUNECLUSTER_CURATE_YEAR_MIN="1900",
-        TUNECLUSTER_CURATE_YEAR_MAX="2100",
-        TUNECLUSTER_CURATE_MIN_POPULARITY="0",
-        TUNECLUSTER_CURATE_DURATION_QUANTILE="1",
-        TUNECLUSTER_K_MAX="8",
-        TUNECLUSTER_MODELS_KEEP="1",
+    return settings_env(
+        database_url=url,
+        models_dir=models_dir,
+        curate_year_min=1900,
+        curate_year_max=2100,
+        curate_min_popularity=0,
+        curate_duration_quantile=1,
+        k_max=8,
+        models_keep=1,
     )
-    return env
 
 
 async def _cli(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from tests.fakes.discord_emulator import (
     UserSpec,
 )
 from tests.support.bot_world import running_bot, trained_demo
+from tests.support.cli import loopback_settings, run_cli_async, settings_env
 from tests.support.jobs import recorded_runs, until
 
 EPHEMERAL = 64
@@ -426,25 +425,14 @@ async def _change_the_curated_set(db: Database) -> None:
 
 async def _tunecluster(world: World, *args: str) -> tuple[int, str, str]:
     """`tunecluster ...` as an operator (or cron) runs it, on the world's database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    values = {
-        "database_url": world.settings["database_url"],
-        "models_dir": str(world.settings["models_dir"]),
-        "discord_token": world.emu.token,
-        "discord_api_url": world.emu.api_url,
-        "discord_gateway_url": world.emu.gateway_url,
-        "config": str(world.tmp / "none.toml"),
-        "reccobeats_url": "http://127.0.0.1:9",
-        "http_max_attempts": "1",
-        "k_max": "8",
-    }
-    env.update({f"TUNECLUSTER_{k.upper()}": v for k, v in values.items()})
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args,
-        env=env, cwd=world.tmp, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode or 0, out.decode(), err.decode()
+    env = settings_env(
+        **loopback_settings(world.emu),
+        database_url=world.settings["database_url"],
+        models_dir=world.settings["models_dir"],
+        config=world.tmp / "none.toml",
+        k_max=8,
+    )
+    return await run_cli_async(*args, env=env, cwd=world.tmp)
 
 
 async def test_posting_from_the_command_line_needs_no_gateway(world: World) -> None:

@@ -4,10 +4,11 @@ extra say which in one line. The extras are hidden from a child interpreter."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.support.cli import settings_env
 
 HIDE = """
 import sys
@@ -20,10 +21,9 @@ sys.meta_path.insert(0, Hide())
 
 
 def _python(code: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
     return subprocess.run(
         [sys.executable, "-c", HIDE + code, *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        cwd=cwd, env=settings_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
 

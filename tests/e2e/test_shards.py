@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +27,9 @@ from sql.migrate import init_schema
 from sql.schema import feedback_pick
 from tests.fakes.discord_emulator import DiscordEmulator, GuildSpec, UserSpec, new_id
 from tests.support.bot_world import trained_demo
+from tests.support.cli import loopback_settings, settings_env
 from tests.support.environment import ROOT
 from tests.support.jobs import Recorder, until
-from tests.support.mysql import clear_mysql
 
 SHARDS = 2
 OWNER = UserSpec("owner")
@@ -49,16 +47,6 @@ def guild_on(shard: int, name: str) -> GuildSpec:
 GUILDS = [guild_on(0, "Shard zero"), guild_on(1, "Shard one")]
 
 
-@pytest.fixture
-async def mariadb(mysql_database: str) -> AsyncIterator[Database]:
-    db = Database(mysql_database)
-    await clear_mysql(db)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-
-
 class Host:
     """One `tunecluster run` process with its own models folder and shard."""
 
@@ -68,23 +56,17 @@ class Host:
         self.log = tmp / f"host{shard}.log"
         self.cwd = tmp
         self.process: asyncio.subprocess.Process | None = None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-        settings = {
-            "DATABASE_URL": url,
-            "MODELS_DIR": str(self.models_dir),
-            "SHARD_COUNT": str(SHARDS),
-            "SHARD_IDS": str(shard),
-            "DISCORD_TOKEN": emu.token,
-            "DISCORD_API_URL": emu.api_url,
-            "DISCORD_GATEWAY_URL": emu.gateway_url,
-            "RECCOBEATS_URL": "http://127.0.0.1:9",  # nothing leaves the machine
-            "HTTP_MAX_ATTEMPTS": "1",
-            "RECOMMEND_COOLDOWN_SECONDS": "0",
-            "LEASE_SECONDS": "3",
-            "K_MAX": "8",
-            "CONFIG": str(tmp / "none.toml"),
-        }
-        env.update({f"TUNECLUSTER_{k}": v for k, v in settings.items()})
+        env = settings_env(
+            **loopback_settings(emu),
+            database_url=url,
+            models_dir=self.models_dir,
+            shard_count=SHARDS,
+            shard_ids=shard,
+            recommend_cooldown_seconds=0,
+            lease_seconds=3,
+            k_max=8,
+            config=tmp / "none.toml",
+        )
         env["PYTHONPATH"] = str(ROOT)
         self.env = env
 

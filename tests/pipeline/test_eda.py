@@ -4,9 +4,7 @@ and `stats --curation` with the funnel on the same data."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from pipeline.curation import CurationFilters
 from pipeline.eda import HISTOGRAMS, write_eda
 from sql.database import Database
 from sql.migrate import init_schema
+from tests.support.cli import run_cli, settings_env
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
@@ -26,18 +25,10 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory: pytest.TempPathFactory, shared_data: Path):
     folder = tmp_path_factory.mktemp("eda")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env["TUNECLUSTER_DATABASE_URL"] = f"sqlite+aiosqlite:///{folder / 'tt.db'}"
+    env = settings_env(database_url=f"sqlite+aiosqlite:///{folder / 'tt.db'}")
 
     def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            capture_output=True,
-            text=True,
-            env={**env, **extra},
-            cwd=folder,
-            timeout=300,
-        )
+        return run_cli(*args, env={**env, **extra}, cwd=folder, timeout=300)
 
     assert run("db", "init").returncode == 0
     imported = run("import", "tidytuesday", str(shared_data / "tidytuesday"))

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
-import sys
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +46,7 @@ from tests.fakes.spotify import (
     catalogue_rows,
     make_universe,
 )
+from tests.support.cli import run_cli_async, settings_env
 
 # periods (in requests) of each injected fault; the development tier sends ~30x more requests
 FAULTS = {
@@ -407,15 +406,7 @@ def test_unknown_types_are_refused() -> None:
 
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args,
-        env={**base, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    return process.returncode, out.decode(), err.decode()
+    return await run_cli_async(*args, env={**settings_env(), **env})
 
 
 async def test_enrich_command(tmp_path: Path) -> None:

@@ -19,9 +19,8 @@ from pipeline.importers import ImportReport, TableCounts, import_dataset
 from pipeline.importers.reading import SPOTIFY_ID
 from sql import catalogue
 from sql.database import Database
-from sql.migrate import init_schema
 from sql.schema import album, artist, artist_genre, playlist, track, track_genre
-from tests.support.mysql import clear_mysql
+from tests.support.databases import empty_database
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
@@ -88,16 +87,6 @@ class Imported:
         self.db, self.first, self.again = db, first, again
 
 
-async def _database(request: pytest.FixtureRequest, tmp: Path) -> Database:
-    if request.param[0] == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{tmp / 'catalogue.db'}")
-        await init_schema(db)
-        return db
-    db = Database(request.getfixturevalue("mysql_database"))
-    await clear_mysql(db)
-    return db
-
-
 @pytest.fixture(
     scope="module",
     params=[(e, d) for d in EXPECTED for e in ("sqlite", "mysql")],
@@ -107,7 +96,8 @@ async def imported(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data: Path
 ) -> AsyncIterator[Imported]:
     fmt = request.param[1]
-    db = await _database(request, tmp_path_factory.mktemp(fmt))
+    folder = tmp_path_factory.mktemp(fmt)
+    db = await empty_database(request, request.param[0], folder / "catalogue.db")
     path = shared_data / PATHS[fmt]
     try:
         first = await import_dataset(db, fmt, path)

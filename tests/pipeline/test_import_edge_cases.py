@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +30,7 @@ from tests.fixtures.datasets import (
     tidytuesday_edge_file,
     write_csv,
 )
+from tests.support.cli import run_cli, settings_env
 
 TABLES = ["artist", "album", "track", "audio_features", "artist_track", "artist_genre"]
 TABLES += ["track_genre"]
@@ -220,18 +219,8 @@ async def test_import_records_its_files(db: Database, tmp_path: Path) -> None:
 
 
 def test_cli_import_reports_and_refuses(tmp_path: Path, sqlite_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env["TUNECLUSTER_DATABASE_URL"] = sqlite_url
-
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
+        return run_cli(*args, env=settings_env(database_url=sqlite_url), cwd=tmp_path)
 
     assert cli("db", "init").returncode == 0
     path = tidytuesday_edge_file(tmp_path / "t.csv")

@@ -4,9 +4,7 @@ truncated files, num_tracks mismatches, odd entries, resuming after an interrupt
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,9 +21,9 @@ from pipeline.mpd.tolerant import read_any
 from sql import catalogue
 from sql.database import Database
 from sql.errors import TuneclusterError
-from sql.migrate import init_schema
 from sql.schema import CATALOGUE_TABLES, metadata, source_file
-from tests.support.mysql import clear_mysql
+from tests.support.cli import run_cli, settings_env
+from tests.support.databases import clear_mysql
 
 SMALL = Universe(size=400, seed=3)
 PLAYLISTS = 12
@@ -264,16 +262,6 @@ async def test_values_of_the_wrong_type_skip_only_their_playlist(
     assert report.failed == {}
 
 
-async def _fresh(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Database:
-    if request.node.callspec.params["db"] == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / name}.db")
-        await init_schema(db)
-        return db
-    db = Database(request.getfixturevalue("mysql_database"))
-    await clear_mysql(db)
-    return db
-
-
 async def test_resumed_run_ends_with_the_same_catalogue(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -369,20 +357,12 @@ def test_slice_paths_order_and_errors(tmp_path: Path) -> None:
 
 
 def test_cli_ingest_and_resume(tmp_path: Path, sqlite_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env["TUNECLUSTER_DATABASE_URL"] = sqlite_url
     for i in range(2):
         write_slice(tmp_path / "mpd", i)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=180,
-        )
+        env = settings_env(database_url=sqlite_url)
+        return run_cli(*args, env=env, cwd=tmp_path, timeout=180)
 
     assert cli("db", "init").returncode == 0
     first = cli("ingest-mpd", str(tmp_path / "mpd"), "--workers", "2", "--json")

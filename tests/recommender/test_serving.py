@@ -6,9 +6,7 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -41,7 +39,8 @@ from sql import catalogue as store
 from sql import clock, model_versions, picks
 from sql.database import Database
 from sql.migrate import init_schema
-from tests.support.mysql import MYSQL_URL, clear_mysql, drop_mysql, in_fresh_loop
+from tests.support.cli import run_cli, settings_env
+from tests.support.databases import MYSQL_URL, clear_mysql, drop_mysql, in_fresh_loop
 
 SOURCE = "test"
 ORIGINAL = demo_catalogue.demo_id("t", 0)
@@ -372,16 +371,7 @@ def test_song_key_ignores_versions() -> None:
 
 
 def _cli(*args: str, url: str, models_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    env.update(TUNECLUSTER_DATABASE_URL=url, TUNECLUSTER_MODELS_DIR=str(models_dir))
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
+    return run_cli(*args, env=settings_env(database_url=url, models_dir=models_dir), cwd=cwd)
 
 
 async def test_cli_recommend_genres_and_errors(trained: Trained, tmp_path: Path) -> None:

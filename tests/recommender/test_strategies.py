@@ -4,9 +4,6 @@ and answers that say why they are short."""
 from __future__ import annotations
 
 import multiprocessing
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -24,6 +21,7 @@ from recommender.serving import Options, Recommender
 from sql import model_versions
 from sql.database import Database
 from sql.migrate import init_schema
+from tests.support.cli import run_cli, settings_env
 from tests.support.environment import ROOT
 
 NO_FILTERS = CurationFilters(
@@ -94,17 +92,9 @@ def test_the_registry_drives_settings_cli_and_evaluation() -> None:
     with pytest.raises(ConfigError, match=r"TUNECLUSTER_STRATEGY.*one of: hybrid"):
         load_settings(strategy="magic")
     assert evaluation.EvalConfig().methods()[: len(names)] == names
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNECLUSTER_")}
-    shown = subprocess.run(
-        [sys.executable, "-m", "bot", "recommend", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**env, "COLUMNS": "200"},
-        check=True,
-        timeout=120,
-    ).stdout
-    assert "|".join(names) in shown
+    shown = run_cli("recommend", "--help", env={**settings_env(), "COLUMNS": "200"}, cwd=ROOT)
+    assert shown.returncode == 0, shown.stderr
+    assert "|".join(names) in shown.stdout
     docs = (ROOT / "docs" / "recommender.md").read_text()
     assert all(f"`{name}`" in docs for name in names)
 

@@ -1,13 +1,15 @@
-"""The MySQL/MariaDB test database: one per pytest process (`<name>_<pid>`), so
+"""The test databases. MySQL/MariaDB: one per pytest process (`<name>_<pid>`), so
 concurrent runs do not collide; made, emptied and dropped here, handed out by the
-fixtures of tests/conftest.py."""
+fixtures of tests/conftest.py. SQLite: a new file each time."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -67,3 +69,16 @@ async def clear_mysql(db: Database) -> None:
         for table in reversed(metadata.sorted_tables):
             await conn.execute(table.delete())
         await conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+async def empty_database(request: pytest.FixtureRequest, engine: str, sqlite: Path) -> Database:
+    """An empty, migrated database on `engine`: a new SQLite file at `sqlite`, or this
+    process's MySQL database emptied (through the `mysql_database` fixture, which skips
+    or fails without a server). The caller disposes of it."""
+    if engine == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{sqlite}")
+        await init_schema(db)
+        return db
+    db = Database(request.getfixturevalue("mysql_database"))
+    await clear_mysql(db)
+    return db
